@@ -1,0 +1,32 @@
+"""Deterministic autoencoder configs: the VAE's nets with a point code and no KL.
+
+  genjax train --config=configs/autoencoder.py:sprites --workdir=runs/ae
+
+Variants: sprites (default), sprites32, digits, toy2d, smoke. The reconstruction loss
+follows model.likelihood: 'bernoulli' (cross-entropy, for [0, 1] images) or 'gaussian'
+(squared error with unit variance, i.e. MSE / 2 in nats).
+"""
+import importlib.util
+import os
+
+from genjax import config as gconfig
+
+_spec = importlib.util.spec_from_file_location(
+    "genjax_vae_config", os.path.join(os.path.dirname(__file__), "vae.py"))
+_vae = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_vae)
+
+
+def _as_autoencoder(make):
+  def variant():
+    c = make()
+    c.model.family = "autoencoder"
+    c.hparams = dict()
+    return c
+  return variant
+
+
+def get_config(arg=None):
+  variants = {name: _as_autoencoder(getattr(_vae, name))
+              for name in ("sprites", "sprites32", "digits", "toy2d", "smoke")}
+  return gconfig.pick_variant(arg, variants, default="sprites")

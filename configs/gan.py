@@ -1,0 +1,94 @@
+"""GAN and conditional-GAN configs.
+
+  genjax train --config=configs/gan.py:grid25 --workdir=runs/gan_grid
+  genjax train --config=configs/gan.py:cond_digits --workdir=runs/cgan
+
+Variants: grid25 (default; the 25-Gaussian grid of the mode-collapse papers), ring8,
+digits (unconditional, 16x16 conv), cond_digits (label-conditional), smoke (tests).
+"""
+from genjax import config as gconfig
+
+
+def _base():
+  c = gconfig.base_config()
+  c.model = dict(family="gan", net="mlp", latent_dim=16, widths=(256, 256, 256), channels=32,
+                 loss="non_saturating", disc_steps=1, pack=1, conditional=False)
+  c.hparams = dict(r1_gamma=0.0)
+  c.optim.learning_rate = 2e-4
+  c.optim.b1 = 0.5
+  c.optim.disc_learning_rate = 0.0
+  c.evals = dict()
+  return c
+
+
+def grid25():
+  c = _base()
+  c.data.name = "toy2d"
+  c.data.toy = "grid25"
+  c.data.batch_size = 256
+  c.data.eval_batch_size = 1000
+  c.data.num_eval = 10_000
+  c.hparams.r1_gamma = 0.1
+  c.optim.learning_rate = 1e-4
+  c.train.num_steps = 10_000
+  c.train.steps_per_call = 50
+  c.train.log_every = 500
+  c.train.checkpoint_every = 2500
+  c.train.eval_every = 2500
+  c.train.figure_every = 2500
+  c.train.num_figure_samples = 2000
+  c.evals = dict(modes=dict(type="modes", num_samples=100_000, min_count=1))
+  return c
+
+
+def ring8():
+  c = grid25()
+  c.data.toy = "ring8"
+  return c
+
+
+def digits():
+  c = _base()
+  c.data.name = "digits"
+  c.data.upscale = 2
+  c.data.batch_size = 64
+  c.data.eval_batch_size = 99
+  c.data.num_eval = 297
+  c.model.net = "conv"
+  c.model.channels = 32
+  c.model.latent_dim = 32
+  c.train.num_steps = 5000
+  c.train.steps_per_call = 10
+  c.train.log_every = 250
+  c.train.checkpoint_every = 1000
+  c.train.eval_every = 0
+  c.train.figure_every = 1000
+  c.evals = dict()
+  return c
+
+
+def cond_digits():
+  c = digits()
+  c.model.conditional = True
+  return c
+
+
+def smoke():
+  c = grid25()
+  c.data.batch_size = 32
+  c.model.widths = (32, 32)
+  c.train.num_steps = 20
+  c.train.steps_per_call = 1
+  c.train.log_every = 5
+  c.train.checkpoint_every = 10
+  c.train.eval_every = 10
+  c.train.figure_every = 10
+  c.train.num_figure_samples = 64
+  c.evals.modes.num_samples = 2000
+  return c
+
+
+def get_config(arg=None):
+  return gconfig.pick_variant(
+      arg, dict(grid25=grid25, ring8=ring8, digits=digits, cond_digits=cond_digits, smoke=smoke),
+      default="grid25")

@@ -1,0 +1,4 @@
+"""`python -m genjax ...` is the `genjax` command."""
+from genjax.cli import run
+
+run()

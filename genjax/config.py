@@ -1,0 +1,271 @@
+"""Config loading, command-line overrides and validation: every bad value becomes one ConfigError.
+
+A config is an `ml_collections.ConfigDict` with the fixed sections `seed, data, model,
+hparams, optim, train, evals`, built by a config file's `get_config(arg)`. Overrides come
+as `--config.a.b=value` pairs. We parse them ourselves rather than through
+`ml_collections.config_flags`, whose errors for a mistyped key (a bare KeyError traceback)
+or a wrong type (a FATAL flags error) are not one actionable line.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import hashlib
+import importlib.util
+import json
+import os
+from typing import Any, Callable
+
+import ml_collections
+
+from genjax.errors import ConfigError
+
+SECTIONS = ("seed", "data", "model", "hparams", "optim", "train", "evals")
+# Keys that may differ between a run directory's config and a restart's: extending a run.
+RESTART_MAY_CHANGE = ("train.num_steps",)
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Defaults shared by every family; a config file overrides what it needs."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.data = dict(
+      name="sprites", batch_size=64, resolution=64, toy="ring8", upscale=1,
+      data_dir="", num_train=0, num_test=0, eval_batch_size=256, num_eval=2048)
+  c.model = dict(
+      family="vae", net="conv", latent_dim=10, channels=32, hidden=256,
+      widths=(256, 256), likelihood="bernoulli")
+  c.hparams = dict(beta=1.0)
+  c.optim = dict(
+      name="adam", learning_rate=1e-4, schedule="constant", warmup_steps=0,
+      b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, grad_clip=0.0)
+  c.train = dict(
+      num_steps=10_000, log_every=100, checkpoint_every=1000, eval_every=1000,
+      figure_every=1000, steps_per_call=1, keep_checkpoints=3, num_figure_samples=64)
+  c.evals = dict(elbo=dict(type="elbo"), recon=dict(type="recon"))
+  return c
+
+
+# --- validation rules: (check, message describing the allowed values) -----------------
+
+def _positive(v):
+  return v > 0
+
+
+def _non_negative(v):
+  return v >= 0
+
+
+def _in(*choices) -> Callable[[Any], bool]:
+  return lambda v: v in choices
+
+
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "data.batch_size": (_positive, "a positive integer"),
+    "data.eval_batch_size": (_positive, "a positive integer"),
+    "data.num_eval": (_positive, "a positive integer"),
+    "data.resolution": (_in(16, 32, 64, 128), "one of 16, 32, 64, 128"),
+    "data.upscale": (_positive, "a positive integer"),
+    "data.num_train": (_non_negative, ">= 0 (0 = all)"),
+    "data.num_test": (_non_negative, ">= 0 (0 = the default)"),
+    "model.latent_dim": (_positive, "a positive integer"),
+    "model.channels": (_positive, "a positive integer"),
+    "model.hidden": (_positive, "a positive integer"),
+    "model.widths": (lambda v: all(w > 0 for w in v), "a list of positive integers"),
+    "model.net": (_in("conv", "mlp"), "'conv' or 'mlp'"),
+    "model.likelihood": (_in("bernoulli", "gaussian"), "'bernoulli' or 'gaussian'"),
+    "hparams.beta": (_non_negative, ">= 0"),
+    "optim.name": (_in("adam", "adamw", "sgd"), "'adam', 'adamw' or 'sgd'"),
+    "optim.learning_rate": (_positive, "> 0"),
+    "optim.schedule": (_in("constant", "cosine", "linear"), "'constant', 'cosine' or 'linear'"),
+    "optim.warmup_steps": (_non_negative, ">= 0"),
+    "optim.b1": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "optim.b2": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "optim.eps": (_positive, "> 0"),
+    "optim.weight_decay": (_non_negative, ">= 0"),
+    "optim.grad_clip": (_non_negative, ">= 0 (0 = off)"),
+    "train.num_steps": (_non_negative, ">= 0"),
+    "train.log_every": (_positive, "a positive integer"),
+    "train.checkpoint_every": (_positive, "a positive integer"),
+    "train.eval_every": (_non_negative, ">= 0 (0 = off)"),
+    "train.figure_every": (_non_negative, ">= 0 (0 = off)"),
+    "train.steps_per_call": (_positive, "a positive integer"),
+    "train.keep_checkpoints": (_positive, "a positive integer"),
+    "train.num_figure_samples": (_positive, "a positive integer"),
+}
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks sections, value ranges and the step-count relations the runner relies on."""
+  missing = [s for s in SECTIONS if s not in config]
+  if missing:
+    raise ConfigError(f"config lacks section(s) {missing}; start from genjax.config.base_config()")
+  flat = flatten(config)
+  for key, (ok, allowed) in RULES.items():
+    if key in flat and not ok(flat[key]):
+      raise ConfigError(f"config.{key}={flat[key]!r} is out of range: it must be {allowed}")
+  for key, value in flat.items():
+    if key.startswith("hparams.") and not isinstance(value, (int, float)):
+      raise ConfigError(f"config.{key}={value!r}: hparams hold numbers only (they are traced)")
+    if key.startswith("hparams.") and value < 0:
+      raise ConfigError(f"config.{key}={value!r} is out of range: hparams weights must be >= 0")
+  t = config.train
+  if t.log_every % t.steps_per_call:
+    raise ConfigError(
+        f"config.train.log_every={t.log_every} must be a multiple of "
+        f"train.steps_per_call={t.steps_per_call}")
+  for key in ("checkpoint_every", "eval_every", "figure_every"):
+    if t[key] % t.steps_per_call:
+      raise ConfigError(
+          f"config.train.{key}={t[key]} must be a multiple of "
+          f"train.steps_per_call={t.steps_per_call}")
+  for name, ev in config.evals.items():
+    if "type" not in ev:
+      raise ConfigError(f"config.evals.{name} needs a 'type' (e.g. type='{name}')")
+
+
+# --- loading and overrides ------------------------------------------------------------
+
+def load_config(spec: str, overrides: dict[str, str] | None = None) -> ml_collections.ConfigDict:
+  """Loads `path/to/file.py[:arg]`, applies `--config.a.b=v` overrides and validates.
+
+  Args:
+    spec: a config file path, optionally followed by ':' and the variant argument.
+    overrides: dotted key (without the 'config.' prefix) -> the value as typed.
+
+  Returns:
+    The validated, unlocked-for-reading ConfigDict.
+  """
+  path, _, arg = spec.partition(":")
+  if not os.path.isfile(path):
+    raise ConfigError(f"config file '{path}' not found; pass --config=configs/<family>.py[:variant]")
+  module_spec = importlib.util.spec_from_file_location("genjax_user_config", path)
+  module = importlib.util.module_from_spec(module_spec)
+  try:
+    module_spec.loader.exec_module(module)
+  except SyntaxError as e:
+    raise ConfigError(f"config file '{path}' has a syntax error at line {e.lineno}: {e.msg}") from None
+  if not hasattr(module, "get_config"):
+    raise ConfigError(f"config file '{path}' defines no get_config(arg); add one")
+  config = module.get_config(arg or None)
+  apply_overrides(config, overrides or {})
+  validate(config)
+  return config
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]) -> None:
+  """Sets each dotted key to its parsed value, refusing unknown keys and wrong types."""
+  flat = flatten(config)
+  for key, text in overrides.items():
+    if key not in flat:
+      raise ConfigError(f"unknown config key 'config.{key}'{_suggest(key, flat)}")
+    value = _coerce(key, text, flat[key])
+    parent, _, leaf = key.rpartition(".")
+    node = config
+    for part in parent.split(".") if parent else []:
+      node = node[part]
+    with node.ignore_type():
+      node[leaf] = value
+
+
+def _suggest(key: str, known: dict[str, Any]) -> str:
+  close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+  return f"; did you mean 'config.{close[0]}'?" if close else "; see the config file for the known keys"
+
+
+def _coerce(key: str, text: Any, current: Any) -> Any:
+  """Parses `text` into the type of the current value (int -> float is allowed)."""
+  if not isinstance(text, str):
+    value = text
+  else:
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      value = text
+  want = type(current)
+  if isinstance(current, bool):
+    ok = isinstance(value, bool)
+  elif isinstance(current, float):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    value = float(value) if ok else value
+  elif isinstance(current, int):
+    ok = isinstance(value, int) and not isinstance(value, bool)
+  elif isinstance(current, str):
+    ok = True
+    value = text if isinstance(text, str) else str(value)
+  elif isinstance(current, (tuple, list)):
+    ok = isinstance(value, (tuple, list))
+    value = tuple(value) if ok else value
+  else:
+    ok = isinstance(value, want)
+  if not ok:
+    raise ConfigError(
+        f"config.{key}={text!r} has the wrong type: expected {want.__name__} "
+        f"like the default {current!r}")
+  return value
+
+
+# --- comparison and hashing -----------------------------------------------------------
+
+def flatten(config: ml_collections.ConfigDict | dict, prefix: str = "") -> dict[str, Any]:
+  """{'a': {'b': 1}} -> {'a.b': 1}."""
+  out = {}
+  for key, value in config.items():
+    path = f"{prefix}{key}"
+    if isinstance(value, (dict, ml_collections.ConfigDict)):
+      out.update(flatten(value, path + "."))
+    else:
+      out[path] = value
+  return out
+
+
+def to_json(config: ml_collections.ConfigDict) -> str:
+  return json.dumps(config.to_dict(), sort_keys=True, indent=2, default=list)
+
+
+def from_json(text: str) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(_lists_to_tuples(json.loads(text)))
+
+
+def _lists_to_tuples(node):
+  if isinstance(node, dict):
+    return {k: _lists_to_tuples(v) for k, v in node.items()}
+  if isinstance(node, list):
+    return tuple(_lists_to_tuples(v) for v in node)
+  return node
+
+
+def differing_keys(a: ml_collections.ConfigDict, b: ml_collections.ConfigDict) -> list[str]:
+  """Dotted keys whose values differ (compared through JSON, so tuples equal lists)."""
+  fa = flatten(json.loads(to_json(a)))
+  fb = flatten(json.loads(to_json(b)))
+  return sorted(k for k in set(fa) | set(fb) if fa.get(k, "<absent>") != fb.get(k, "<absent>"))
+
+
+def fingerprint(config: ml_collections.ConfigDict) -> str:
+  """A short hash of everything but the keys a restart may change."""
+  flat = flatten(json.loads(to_json(config)))
+  for key in RESTART_MAY_CHANGE:
+    flat.pop(key, None)
+  return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def pick_variant(arg: str | None, variants: dict[str, Callable[[], ml_collections.ConfigDict]],
+                 default: str) -> ml_collections.ConfigDict:
+  """For config files: builds variant `arg` (or the default), refusing unknown names."""
+  name = arg or default
+  if name not in variants:
+    raise ConfigError(
+        f"unknown config variant '{name}'{_close(name, variants)}; choose one of {sorted(variants)}")
+  return variants[name]()
+
+
+def _close(name, options):
+  close = difflib.get_close_matches(name, list(options), n=1)
+  return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def hparams_as_arrays(config: ml_collections.ConfigDict):
+  """config.hparams as a dict of float32 scalars: traced, so changing them never recompiles."""
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  return {k: jnp.float32(v) for k, v in config.hparams.items()}

@@ -1,0 +1,41 @@
+"""Datasets by name: `load(config.data, split)` returns a Source of dict records.
+
+Embedded datasets are listed in DATASETS; a name 'tfds:NAME' reads a prepared TFDS dataset
+from `data.data_dir` (tensorflow_datasets is imported only then, as its import is slow).
+"""
+from __future__ import annotations
+
+import difflib
+
+from genjax.data import digits, sprites, tfds_source, toy2d
+from genjax.data.base import ArraySource, DatasetInfo, Source
+from genjax.errors import DataError
+
+DATASETS = {
+    "sprites": sprites.load,
+    "digits": digits.load,
+    "toy2d": toy2d.load,
+}
+
+__all__ = ["ArraySource", "DATASETS", "DatasetInfo", "Source", "load"]
+
+
+def load(data_cfg, split: str) -> Source:
+  """The `split` ('train' or 'test') of the dataset named `data_cfg.name`.
+
+  Args:
+    data_cfg: the config's `data` section.
+    split: 'train' or 'test'.
+
+  Returns:
+    A Source whose records hold `x` (and `label`, `factors`, `factor_values` where known).
+  """
+  name = str(data_cfg.name)
+  if name.startswith("tfds:"):
+    return tfds_source.load(data_cfg, split)
+  if name not in DATASETS:
+    close = difflib.get_close_matches(name, DATASETS, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise DataError(f"unknown dataset data.name='{name}'; {hint}known: "
+                    f"{', '.join(DATASETS)}, or 'tfds:NAME' for a prepared TFDS dataset")
+  return DATASETS[name](data_cfg, split)

@@ -1,0 +1,68 @@
+"""The contract every genjax dataset meets: a finite random-access source of dict records.
+
+A source hands out whole batches (`get_batch(indices)`), so a renderer or an in-memory
+array answers 64 indices with one vectorised numpy call instead of 64 Python calls; the
+grain pipeline (`pipeline.py`) shuffles, repeats and shards the *indices* and then asks the
+source for each batch. Every record holds at least `x`: the model input, float32
+(images: [H, W, C] in [0, 1]; points: [D]). Optional keys: `label` (int32 class),
+`factors` (int32 ground-truth factor indices) and `factor_values` (float32 factor values).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+  """What a model and an evaluator need to know about a dataset, fixed per dataset.
+
+  Attributes:
+    name: registry name, e.g. 'sprites'.
+    x_shape: shape of one `x`, e.g. (64, 64, 1) or (2,).
+    kind: 'image' or 'vector'.
+    binary: True when every `x` value is 0 or 1 (a Bernoulli likelihood is exact).
+    num_classes: number of `label` classes, 0 when there are no labels.
+    factor_names: names of ground-truth factors (empty when there are none).
+    factor_sizes: number of discrete values of each factor.
+  """
+  name: str
+  x_shape: tuple[int, ...]
+  kind: str
+  binary: bool = False
+  num_classes: int = 0
+  factor_names: tuple[str, ...] = ()
+  factor_sizes: tuple[int, ...] = ()
+
+  @property
+  def num_dims(self) -> int:
+    return int(np.prod(self.x_shape))
+
+
+class Source(Protocol):
+  """A finite dataset split that returns whole batches of records."""
+
+  info: DatasetInfo
+
+  def __len__(self) -> int:
+    ...
+
+  def get_batch(self, indices_N: np.ndarray) -> dict[str, np.ndarray]:
+    """Returns the records at `indices_N` stacked on a leading axis of size N."""
+    ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ArraySource:
+  """A source whose records are all held in memory as numpy arrays (digits, toy2d, tests)."""
+
+  info: DatasetInfo
+  arrays: dict[str, np.ndarray]
+
+  def __len__(self) -> int:
+    return len(next(iter(self.arrays.values())))
+
+  def get_batch(self, indices_N: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[indices_N] for k, v in self.arrays.items()}

@@ -1,0 +1,98 @@
+"""EvalContext: what an evaluator gets: the family, a trained state and the held-out data.
+
+It compiles each family method once (`ctx.jit('eval_step')`) and feeds the held-out split
+in fixed, ordered batches laid out on the mesh, so evaluation is deterministic and runs
+the same on one device or many.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable
+
+import jax
+import ml_collections
+import numpy as np
+
+from genjax.data import pipeline
+from genjax.data.base import Source
+from genjax.errors import CapabilityError
+from genjax.train import parallel
+
+
+@dataclasses.dataclass
+class EvalContext:
+  """A trained model and its data, for evaluators and figures.
+
+  Attributes:
+    config: the run's config.
+    family: the model family.
+    state: the train state being evaluated (updated by the runner between evaluations).
+    step: the state's step.
+    hp: traced hyperparameters.
+    rng: base key for evaluation randomness.
+    test: the held-out source.
+    mesh: the device mesh.
+    workdir: the run directory (figures and evals are written under it).
+  """
+  config: ml_collections.ConfigDict
+  family: Any
+  state: Any
+  step: int
+  hp: dict
+  rng: jax.Array
+  test: Source
+  mesh: jax.sharding.Mesh
+  workdir: str
+  _compiled: dict = dataclasses.field(default_factory=dict)
+
+  @property
+  def info(self):
+    return self.test.info
+
+  def require(self, *capabilities: str, evaluator: str) -> None:
+    """One-line refusal when the family lacks a method an evaluator needs."""
+    missing = [c for c in capabilities if not hasattr(self.family, c)]
+    if missing:
+      raise CapabilityError(
+          f"evaluator '{evaluator}' needs {missing} but model family "
+          f"'{self.config.model.family}' has no such capability; drop it from --evals/config.evals")
+
+  def jit(self, name: str, **jit_kwargs) -> Callable:
+    """The family's method `name`, jitted once per context."""
+    key = (name, tuple(sorted(jit_kwargs.items())))
+    if key not in self._compiled:
+      self._compiled[key] = jax.jit(getattr(self.family, name), **jit_kwargs)
+    return self._compiled[key]
+
+  def batches(self, num: int | None = None):
+    """Ordered global batches of the held-out split (data.num_eval examples by default)."""
+    d = self.config.data
+    parallel.check_batch_divisible(d.eval_batch_size, "eval_batch_size")
+    sharding = parallel.batch_sharding(self.mesh)
+    for local in pipeline.eval_batches(self.test, d.eval_batch_size, num or d.num_eval,
+                                       jax.process_index(), jax.process_count()):
+      yield parallel.to_global(local, sharding)
+
+  def per_example(self, fn: Callable, num: int | None = None) -> dict[str, np.ndarray]:
+    """Applies fn(state, batch, rng) -> dict of [B] arrays over the eval set, concatenated."""
+    outputs = []
+    for i, batch in enumerate(self.batches(num)):
+      out = fn(self.state, batch, jax.random.fold_in(self.rng, i))
+      outputs.append(jax.tree.map(_fetch, out))
+    return {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
+
+  def first_examples(self, num: int) -> dict[str, np.ndarray]:
+    """The first `num` held-out records as host numpy arrays (for figures)."""
+    return self.test.get_batch(np.arange(min(num, len(self.test))))
+
+  def path(self, *parts: str) -> str:
+    return os.path.join(self.workdir, *parts)
+
+
+def _fetch(x: jax.Array) -> np.ndarray:
+  """A global array -> numpy on every host (replicated first if it is sharded)."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+  return np.asarray(x)

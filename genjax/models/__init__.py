@@ -1,0 +1,27 @@
+"""Model families: one file each, all implementing the Family protocol (see GUIDE section 3)."""
+from __future__ import annotations
+
+import difflib
+
+import ml_collections
+
+from genjax.data.base import DatasetInfo
+from genjax.errors import ConfigError
+from genjax.models import autoencoder, gan, vae
+
+FAMILIES = {
+    "autoencoder": autoencoder.Autoencoder,
+    "gan": gan.GAN,
+    "vae": vae.VAE,
+}
+
+
+def build_family(config: ml_collections.ConfigDict, info: DatasetInfo):
+  """The family named by config.model.family, built for the dataset described by `info`."""
+  name = config.model.family
+  if name not in FAMILIES:
+    close = difflib.get_close_matches(name, list(FAMILIES), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(
+        f"unknown model family '{name}'{hint}; set config.model.family to one of {sorted(FAMILIES)}")
+  return FAMILIES[name].from_config(config, info)

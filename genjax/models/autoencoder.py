@@ -1,0 +1,86 @@
+"""The deterministic autoencoder family: a point code, a reconstruction loss, no KL.
+
+Generation without the encoder draws codes from a diagonal Gaussian fitted to the
+training codes (ex-post density estimation, as in Ghosh et al. 2020): the code mean and
+second moment are tracked by an exponential moving average inside the train state.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from genjax.data.base import DatasetInfo
+from genjax.models import common, likelihoods, nets
+from genjax.train.optim import make_optimizer
+from genjax.train.state import TrainState
+
+_CODE_EMA = 0.99
+
+
+@dataclasses.dataclass(frozen=True)
+class Autoencoder:
+  """An autoencoder family; build it with `Autoencoder.from_config(config, info)`."""
+  encoder: nn.Module
+  decoder: nn.Module
+  latent_dim: int
+  likelihood: str
+  optimizer: optax.GradientTransformation
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Autoencoder":
+    m = config.model
+    return cls(encoder=nets.make_encoder(m, info, m.latent_dim), decoder=nets.make_decoder(m, info),
+               latent_dim=m.latent_dim, likelihood=m.likelihood,
+               optimizer=make_optimizer(config.optim, config.train.num_steps))
+
+  def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
+    del hp
+    k_enc, k_dec = jax.random.split(rng)
+    params = {
+        "encoder": self.encoder.init(k_enc, batch["x"][:1])["params"],
+        "decoder": self.decoder.init(k_dec, jnp.zeros((1, self.latent_dim)))["params"],
+    }
+    codes = {"code_mean": jnp.zeros(self.latent_dim), "code_sq": jnp.ones(self.latent_dim)}
+    return common.new_state(params, self.optimizer, extra=codes)
+
+  def encode(self, state: TrainState, x: jax.Array) -> jax.Array:
+    return self.encoder.apply({"params": state.params["encoder"]}, x)
+
+  def decode(self, state: TrainState, z_BD: jax.Array) -> jax.Array:
+    out = self.decoder.apply({"params": state.params["decoder"]}, z_BD)
+    return likelihoods.decoder_mean(out, self.likelihood)
+
+  def sample(self, state: TrainState, rng: jax.Array, num: int, hp: dict, cond=None) -> jax.Array:
+    """Decodes codes drawn from the Gaussian fitted to the training codes."""
+    del hp, cond
+    mean = state.extra["code_mean"]
+    std = jnp.sqrt(jnp.maximum(state.extra["code_sq"] - mean**2, 1e-6))
+    return self.decode(state, mean + std * jax.random.normal(rng, (num, self.latent_dim)))
+
+  def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
+    new_state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp)
+    codes = jax.lax.stop_gradient(self.encode(state, batch["x"]))
+    ema = lambda old, new: _CODE_EMA * old + (1 - _CODE_EMA) * new
+    extra = {"code_mean": ema(state.extra["code_mean"], codes.mean(0)),
+             "code_sq": ema(state.extra["code_sq"], (codes**2).mean(0))}
+    return new_state.replace(extra=extra), metrics
+
+  def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
+    del rng, hp
+    out = self.decoder.apply({"params": state.params["decoder"]}, self.encode(state, batch["x"]))
+    rec = likelihoods.decoder_nll(out, batch["x"], self.likelihood)
+    mean = likelihoods.decoder_mean(out, self.likelihood)
+    sq_err = jnp.sum((mean - batch["x"]).reshape(rec.shape[0], -1) ** 2, -1)
+    return {"rec": rec, "sq_err": sq_err}
+
+  def _loss(self, params, batch, rng, hp):
+    del rng, hp
+    code = self.encoder.apply({"params": params["encoder"]}, batch["x"])
+    out = self.decoder.apply({"params": params["decoder"]}, code)
+    rec = likelihoods.decoder_nll(out, batch["x"], self.likelihood).mean()
+    return rec, {"loss": rec, "rec": rec}

@@ -1,0 +1,182 @@
+"""The GAN family: generator vs discriminator, and the label-conditional GAN.
+
+Two parameter groups ('gen', 'disc') with two optimisers; one jitted train_step does
+`model.disc_steps` discriminator updates (each on fresh generator samples) and then one
+generator update. Remedies for mode collapse: the R1 penalty on real data (hp['r1_gamma'],
+traced) and PacGAN packing (Lin et al. 2018: the discriminator judges `model.pack`
+samples at once, concatenated). Logged: both losses and the mean discriminator
+probability on real and on generated samples (near 0.5 each at the ideal equilibrium).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from genjax.data.base import DatasetInfo
+from genjax.errors import ConfigError
+from genjax.models import gan_losses
+from genjax.nets import dcgan, mlp
+from genjax.train.optim import make_optimizer
+from genjax.train.state import TrainState
+
+
+@dataclasses.dataclass(frozen=True)
+class GAN:
+  """A (conditional) GAN family; build it with `GAN.from_config(config, info)`."""
+  generator: nn.Module
+  discriminator: nn.Module
+  latent_dim: int
+  loss: str
+  disc_steps: int
+  pack: int
+  num_classes: int
+  image: bool
+  opt_gen: optax.GradientTransformation
+  opt_disc: optax.GradientTransformation
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "GAN":
+    m = config.model
+    if m.loss not in gan_losses.LOSSES:
+      raise ConfigError(f"config.model.loss='{m.loss}' is unknown; use one of {gan_losses.LOSSES}")
+    if m.disc_steps < 1 or m.pack < 1 or config.data.batch_size % m.pack:
+      raise ConfigError(
+          f"model.disc_steps={m.disc_steps} must be >= 1 and model.pack={m.pack} >= 1 and a "
+          f"divisor of data.batch_size={config.data.batch_size}")
+    num_classes = info.num_classes if m.conditional else 0
+    if m.conditional and not num_classes:
+      raise ConfigError(f"model.conditional=True needs labels, but '{info.name}' has none")
+    if m.conditional and m.pack > 1:
+      raise ConfigError("model.pack > 1 is for unconditional GANs; set model.pack=1")
+    image = info.kind == "image"
+    if m.net == "conv":
+      body = dcgan.ConvGenerator(tuple(info.x_shape), channels=m.channels)
+      trunk = dcgan.ConvDiscriminator(channels=m.channels)
+    else:
+      body = _VectorGenerator(tuple(m.widths), tuple(info.x_shape), image)
+      trunk = dcgan.MLPFeatures(tuple(m.widths))
+    disc_lr = config.optim.get("disc_learning_rate", 0.0) or config.optim.learning_rate
+    disc_optim = ml_collections.ConfigDict(config.optim.to_dict())
+    disc_optim.learning_rate = disc_lr
+    return cls(generator=dcgan.ConditionedGenerator(body, num_classes),
+               discriminator=dcgan.Critic(trunk, num_classes), latent_dim=m.latent_dim,
+               loss=m.loss, disc_steps=m.disc_steps, pack=m.pack, num_classes=num_classes,
+               image=image, opt_gen=make_optimizer(config.optim, config.train.num_steps),
+               opt_disc=make_optimizer(disc_optim, config.train.num_steps))
+
+  def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
+    del hp
+    k_gen, k_disc = jax.random.split(rng)
+    label = jnp.zeros((self.pack,), jnp.int32)
+    gen = self.generator.init(k_gen, jnp.zeros((self.pack, self.latent_dim)), label)["params"]
+    x = jnp.repeat(batch["x"][:1], self.pack, axis=0)
+    disc = self.discriminator.init(k_disc, self._pack(x), label[:1])["params"]
+    return TrainState(step=jnp.zeros((), jnp.int32), params={"gen": gen, "disc": disc},
+                      opt_state={"gen": self.opt_gen.init(gen), "disc": self.opt_disc.init(disc)},
+                      ema={}, extra={})
+
+  # --- capabilities -------------------------------------------------------------------
+
+  def sample(self, state: TrainState, rng: jax.Array, num: int, hp: dict, cond=None) -> jax.Array:
+    """Generator outputs for z ~ N(0, I); labels cycle through the classes unless given."""
+    del hp
+    labels = self._labels(num, cond)
+    return self._generate(state.params["gen"], jax.random.normal(rng, (num, self.latent_dim)), labels)
+
+  def generate(self, state: TrainState, z_BD: jax.Array, cond=None) -> jax.Array:
+    """Generator outputs for given codes (for interpolation in noise space)."""
+    return self._generate(state.params["gen"], z_BD, self._labels(z_BD.shape[0], cond))
+
+  def discriminate(self, state: TrainState, batch: dict) -> jax.Array:
+    """Per-example discriminator logits on real inputs (packing off: each judged alone)."""
+    x = batch["x"]
+    if self.pack > 1:  # judge each example as a pack of copies of itself
+      x = jnp.repeat(x, self.pack, axis=0)
+    return self._disc(state.params["disc"], x, batch.get("label"))
+
+  def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
+    del rng, hp
+    return {"disc_logit": self.discriminate(state, batch)}
+
+  # --- training -----------------------------------------------------------------------
+
+  def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
+    rng = jax.random.fold_in(rng, state.step)
+    x_real, labels = batch["x"], batch.get("label")
+    if not self.num_classes:
+      labels = None
+    b = x_real.shape[0]
+    params, opt_state = dict(state.params), dict(state.opt_state)
+    metrics = {}
+    for i in range(self.disc_steps):
+      z = jax.random.normal(jax.random.fold_in(rng, i), (b, self.latent_dim))
+      x_fake = jax.lax.stop_gradient(self._generate(params["gen"], z, labels))
+      (_, metrics), grads = jax.value_and_grad(self._disc_loss, has_aux=True)(
+          params["disc"], x_real, x_fake, labels, hp)
+      updates, opt_state["disc"] = self.opt_disc.update(grads, opt_state["disc"], params["disc"])
+      params["disc"] = optax.apply_updates(params["disc"], updates)
+    z = jax.random.normal(jax.random.fold_in(rng, self.disc_steps), (b, self.latent_dim))
+    g_loss, grads = jax.value_and_grad(self._gen_loss)(params["gen"], params["disc"], z, labels)
+    updates, opt_state["gen"] = self.opt_gen.update(grads, opt_state["gen"], params["gen"])
+    params["gen"] = optax.apply_updates(params["gen"], updates)
+    metrics = dict(metrics, g_loss=g_loss)
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  def _disc_loss(self, disc_params, x_real, x_fake, labels, hp):
+    real = self._disc(disc_params, x_real, labels)
+    fake = self._disc(disc_params, x_fake, labels)
+    loss = gan_losses.discriminator_loss(self.loss, real, fake)
+    r1 = jnp.zeros(())
+    if "r1_gamma" in hp:
+      r1 = gan_losses.r1_penalty(lambda x: self._disc(disc_params, x, labels), x_real)
+      loss = loss + 0.5 * hp["r1_gamma"] * r1
+    return loss, {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real)),
+                  "d_fake": jnp.mean(jax.nn.sigmoid(fake)), "r1": r1}
+
+  def _gen_loss(self, gen_params, disc_params, z, labels):
+    fake = self._disc(disc_params, self._generate(gen_params, z, labels), labels)
+    return gan_losses.generator_loss(self.loss, fake)
+
+  def _generate(self, gen_params, z, labels):
+    return self.generator.apply({"params": gen_params}, z, labels)
+
+  def _disc(self, disc_params, x, labels):
+    """Logits per pack of `self.pack` consecutive examples (per example when pack = 1)."""
+    packed_labels = None if labels is None else labels[::self.pack]
+    return self.discriminator.apply({"params": disc_params}, self._pack(x), packed_labels)
+
+  def _pack(self, x):
+    if self.pack == 1:
+      return x
+    b = x.shape[0]
+    if self.image:  # [B, H, W, C] -> [B/m, H, W, m*C]
+      x = x.reshape((b // self.pack, self.pack) + x.shape[1:])
+      return jnp.moveaxis(x, 1, -2).reshape(x.shape[0], *x.shape[2:4], -1)
+    return x.reshape(b // self.pack, -1)
+
+  def _labels(self, num, cond):
+    if not self.num_classes:
+      return None
+    if cond is None:
+      return jnp.arange(num, dtype=jnp.int32) % self.num_classes
+    return jnp.asarray(cond, jnp.int32)
+
+
+class _VectorGenerator(nn.Module):
+  """An MLP generator; image-shaped outputs go through a sigmoid into [0, 1]."""
+  widths: tuple[int, ...]
+  x_shape: tuple[int, ...]
+  image: bool
+
+  @nn.compact
+  def __call__(self, z):
+    size = 1
+    for d in self.x_shape:
+      size *= d
+    out = mlp.MLP(self.widths, size)(z).reshape((z.shape[0],) + self.x_shape)
+    return nn.sigmoid(out) if self.image else out

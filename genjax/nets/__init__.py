@@ -1,0 +1,1 @@
+"""flax.linen building blocks shared by the model families (no losses here)."""

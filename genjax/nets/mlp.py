@@ -1,0 +1,28 @@
+"""A plain multi-layer perceptron, the network for vectors and small images."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+
+
+class MLP(nn.Module):
+  """Dense layers with an activation between them and none after the last.
+
+  Attributes:
+    widths: hidden layer widths.
+    out_dim: output width.
+    activation: nonlinearity between layers.
+  """
+  widths: Sequence[int]
+  out_dim: int
+  activation: str = "relu"
+
+  @nn.compact
+  def __call__(self, x_BD: jax.Array) -> jax.Array:
+    act = getattr(nn, self.activation)
+    h = x_BD.reshape(x_BD.shape[0], -1)
+    for width in self.widths:
+      h = act(nn.Dense(width)(h))
+    return nn.Dense(self.out_dim)(h)

@@ -1,0 +1,1 @@
+"""The one training loop and what it needs: state, optimisers, checkpoints, devices, logs."""

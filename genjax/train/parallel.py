@@ -1,0 +1,65 @@
+"""Devices and hosts: the mesh, the shardings, and multi-host start-up.
+
+One code path for 1 CPU, 8 GPUs and a TPU pod: jit with NamedSharding on a 1-D mesh
+whose axis 'data' splits the batch; parameters are replicated and XLA inserts the
+gradient reduction (no hand-written collectives, no pmap).
+"""
+from __future__ import annotations
+
+import os
+
+import jax
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+import numpy as np
+
+from genjax.errors import ConfigError
+
+DATA_AXIS = "data"
+
+
+def maybe_initialize_distributed() -> None:
+  """Joins a multi-host job when the environment describes one (SLURM, TPU pod, explicit).
+
+  `jax.distributed.initialize()` auto-detects SLURM, Open MPI and TPU pods; explicit
+  runs set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID.
+  """
+  if jax.distributed.is_initialized():
+    return
+  explicit = "JAX_COORDINATOR_ADDRESS" in os.environ
+  slurm = int(os.environ.get("SLURM_NTASKS", "1")) > 1
+  tpu_pod = "TPU_WORKER_HOSTNAMES" in os.environ and "," in os.environ["TPU_WORKER_HOSTNAMES"]
+  if explicit:
+    jax.distributed.initialize(
+        coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
+        num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
+        process_id=int(os.environ["JAX_PROCESS_ID"]))
+  elif slurm or tpu_pod:
+    jax.distributed.initialize()
+
+
+def make_mesh() -> Mesh:
+  """A 1-D mesh over every device of every host, with an Auto (not Explicit) data axis.
+
+  Auto axes let code slice a batch-sharded array (x[:8]) without sharding-type errors.
+  """
+  return jax.make_mesh((jax.device_count(),), (DATA_AXIS,), axis_types=(AxisType.Auto,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def batch_sharding(mesh: Mesh, leading_axes: int = 0) -> NamedSharding:
+  """Splits axis `leading_axes` (the batch) over 'data'; earlier axes (e.g. scan) stay whole."""
+  return NamedSharding(mesh, P(*([None] * leading_axes), DATA_AXIS))
+
+
+def check_batch_divisible(batch_size: int, name: str) -> None:
+  if batch_size % jax.device_count():
+    raise ConfigError(
+        f"data.{name}={batch_size} must be divisible by the {jax.device_count()} devices")
+
+
+def to_global(local: dict[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
+  """This host's share of a batch -> global arrays laid out on the mesh."""
+  return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in local.items()}

@@ -1,0 +1,122 @@
+"""Everything a run needs before its first step, shared by `train`, `eval` and `sample`:
+the mesh, the data, the family, the derived keys and the abstract (shape-only) state.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from genjax import config as gconfig
+from genjax import data as gdata
+from genjax import models
+from genjax.data.base import Source
+from genjax.errors import CheckpointError
+from genjax.evals.context import EvalContext
+from genjax.train import parallel
+from genjax.train.checkpoint import Checkpointer
+
+# Named streams derived from config.seed; nothing random is kept as Python state.
+INIT_STREAM, TRAIN_STREAM, EVAL_STREAM = 0, 1, 2
+
+
+def init_accumulator(metric_names: tuple[str, ...]) -> dict:
+  """Device-side running sums since the last log, and the first non-finite step seen."""
+  return {"sums": {k: jnp.zeros((), jnp.float32) for k in metric_names},
+          "count": jnp.zeros((), jnp.int32),
+          "bad_step": jnp.full((), -1, jnp.int32), "bad_metric": jnp.zeros((), jnp.int32)}
+
+
+@dataclasses.dataclass
+class Session:
+  """A config bound to devices, data and a family, ready to initialise or restore."""
+  config: ml_collections.ConfigDict
+  workdir: str
+  mesh: jax.sharding.Mesh
+  train: Source
+  test: Source
+  family: Any
+  hp: dict
+  key: jax.Array
+  abstract_state: Any
+  abstract_acc: Any
+  metric_names: tuple[str, ...]
+
+  @property
+  def replicated(self):
+    return parallel.replicated(self.mesh)
+
+  def rng(self, stream: int) -> jax.Array:
+    return jax.random.fold_in(self.key, stream)
+
+  def init_state(self):
+    example = self.train.get_batch(np.arange(1))
+    init = jax.jit(self.family.init, out_shardings=self.replicated)
+    return init(self.rng(INIT_STREAM), example, self.hp)
+
+  def init_acc(self):
+    return jax.jit(init_accumulator, static_argnums=0, out_shardings=self.replicated)(
+        self.metric_names)
+
+  def checkpointer(self) -> Checkpointer:
+    return Checkpointer(self.workdir, self.config.train.keep_checkpoints,
+                        gconfig.fingerprint(self.config))
+
+  def restore(self, checkpointer: Checkpointer):
+    """(step, state, acc, data_state) of the newest readable checkpoint, or None."""
+    return checkpointer.restore_latest(_with_sharding(self.abstract_state, self.replicated),
+                                       _with_sharding(self.abstract_acc, self.replicated))
+
+  def eval_context(self, state, step: int) -> EvalContext:
+    return EvalContext(config=self.config, family=self.family, state=state, step=step,
+                       hp=self.hp, rng=self.rng(EVAL_STREAM), test=self.test, mesh=self.mesh,
+                       workdir=self.workdir)
+
+
+def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
+  """Validates config, joins a multi-host job if any, loads the data and builds the family."""
+  gconfig.validate(config)
+  parallel.maybe_initialize_distributed()
+  mesh = parallel.make_mesh()
+  parallel.check_batch_divisible(config.data.batch_size, "batch_size")
+  train = gdata.load(config.data, "train")
+  test = gdata.load(config.data, "test")
+  family = models.build_family(config, train.info)
+  hp = gconfig.hparams_as_arrays(config)
+  key = jax.random.key(config.seed)
+  example = train.get_batch(np.arange(1))
+  abstract_state = jax.eval_shape(family.init, key, example, hp)
+  _, metric_shapes = jax.eval_shape(family.train_step, abstract_state, example, key, hp)
+  names = tuple(sorted(metric_shapes))
+  return Session(config=config, workdir=workdir, mesh=mesh, train=train, test=test, family=family,
+                 hp=hp, key=key, abstract_state=abstract_state,
+                 abstract_acc=jax.eval_shape(lambda: init_accumulator(names)), metric_names=names)
+
+
+def load_trained(workdir: str) -> tuple[Session, EvalContext]:
+  """The session and an evaluation context for the latest checkpoint of a run directory."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise CheckpointError(f"no run in '{workdir}' (no config.json); train one with genjax train")
+  with open(path) as f:
+    config = gconfig.from_json(f.read())
+  session = open_session(config, workdir)
+  checkpointer = session.checkpointer()
+  try:
+    restored = session.restore(checkpointer)
+  finally:
+    checkpointer.close()
+  if restored is None:
+    raise CheckpointError(f"'{workdir}' has no checkpoint yet; let genjax train reach "
+                          "train.checkpoint_every steps first")
+  step, state, _, _ = restored
+  return session, session.eval_context(state, step)
+
+
+def _with_sharding(abstract, sharding):
+  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), abstract)
