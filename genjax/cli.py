@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 import numpy as np
 
 from genjax.errors import GenjaxError
@@ -114,6 +114,8 @@ def _parse(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 
 def main(parsed: tuple[list[str], dict[str, str]]) -> None:
   argv, overrides = parsed
+  if not FLAGS["verbosity"].present:  # library INFO chatter (Orbax) would bury the progress line
+    logging.set_verbosity(logging.WARNING)
   command = argv[1] if len(argv) > 1 else ""
   if command not in _RUN:
     _fail(f"unknown command '{command}'; use one of: {', '.join(COMMANDS)}")

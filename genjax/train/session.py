@@ -89,7 +89,7 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   family = models.build_family(config, train.info)
   hp = gconfig.hparams_as_arrays(config)
   key = jax.random.key(config.seed)
-  example = train.get_batch(np.arange(1))
+  example = train.get_batch(np.arange(config.data.batch_size))  # shapes only: eval_shape
   abstract_state = jax.eval_shape(family.init, key, example, hp)
   _, metric_shapes = jax.eval_shape(family.train_step, abstract_state, example, key, hp)
   names = tuple(sorted(metric_shapes))
