@@ -1,8 +1,10 @@
-"""The `genjax` command: train, eval, sample. Every user error is one line and exit code 2.
+"""The `genjax` command: train, eval, sample, translate, report. A user error is one line, exit 2.
 
   genjax train  --config=configs/vae.py:sprites --workdir=runs/x [--config.hparams.beta=4 ...]
   genjax eval   --workdir=runs/x --evals=elbo,recon
-  genjax sample --workdir=runs/x --num=64
+  genjax sample --workdir=runs/x --num=64 [--label=3] [--sampler=ddim --steps=50]
+  genjax translate --workdir=runs/p2p --input=images.npz
+  genjax report --workdir=runs/x
 """
 from __future__ import annotations
 
@@ -21,8 +23,14 @@ flags.DEFINE_string("evals", None, "comma-separated evaluators for `eval` (defau
 flags.DEFINE_integer("num", 64, "number of samples for `sample`")
 flags.DEFINE_integer("seed", 0, "sampling seed for `sample`")
 flags.DEFINE_integer("label", -1, "class to generate for conditional models (`sample`)")
+flags.DEFINE_string("sampler", None, "diffusion sampler for `sample`: ddpm or ddim")
+flags.DEFINE_integer("steps", None, "diffusion sampling steps for `sample`")
+flags.DEFINE_float("eta", None, "DDIM eta for `sample` (0 = deterministic)")
+flags.DEFINE_string("input", None, "images to translate: an .npz (array 'x' or the first one) or a "
+                    "folder of PNG/JPEG files")
+flags.DEFINE_string("direction", "AtoB", "translation direction for `translate`: AtoB or BtoA")
 
-COMMANDS = ("train", "eval", "sample")
+COMMANDS = ("train", "eval", "sample", "translate", "report")
 _OVERRIDE_PREFIX = "--config."
 
 
@@ -78,7 +86,9 @@ def cmd_sample(overrides: dict[str, str]) -> None:
   _no_overrides(overrides, "sample")
   if FLAGS.num <= 0:
     raise GenjaxError(f"--num={FLAGS.num} must be a positive number of samples")
-  run, ctx = session.load_trained(_require_flag("workdir"))
+  sampling = {k: str(v) for k, v in (("sampler", FLAGS.sampler), ("sample_steps", FLAGS.steps),
+                                      ("eta", FLAGS.eta)) if v is not None}
+  run, ctx = session.load_trained(_require_flag("workdir"), model_overrides=sampling)
   ctx.require("sample", evaluator="sample")
   cond = None
   if FLAGS.label >= 0:
@@ -94,12 +104,64 @@ def cmd_sample(overrides: dict[str, str]) -> None:
   print(f"genjax: {FLAGS.num} samples from step {ctx.step} -> {path}, {npz}", flush=True)
 
 
+def cmd_translate(overrides: dict[str, str]) -> None:
+  from genjax.evals import translation  # pylint: disable=g-import-not-at-top
+  from genjax.train import session  # pylint: disable=g-import-not-at-top
+  _no_overrides(overrides, "translate")
+  if FLAGS.direction not in ("AtoB", "BtoA"):
+    raise GenjaxError(f"--direction={FLAGS.direction} is unknown; use AtoB or BtoA")
+  x = read_images(_require_flag("input"))
+  _, ctx = session.load_trained(_require_flag("workdir"))
+  want = tuple(ctx.info.x_shape if FLAGS.direction == "AtoB" else ctx.info.y_shape)
+  if x.shape[1:] != want:
+    raise GenjaxError(f"--input images are {x.shape[1:]}, but this model translates {want} "
+                      f"({FLAGS.direction}); resize them first")
+  path = os.path.join(FLAGS.workdir, "figures", "translate.png")
+  y_hat = translation.translate_and_save(ctx, x, path, direction=FLAGS.direction)
+  out = os.path.join(FLAGS.workdir, "translations.npz")
+  np.savez(out, x=x, y_hat=y_hat, step=ctx.step, direction=FLAGS.direction)
+  print(f"genjax: translated {len(x)} images with step {ctx.step} -> {path}, {out}", flush=True)
+
+
+def read_images(path: str) -> np.ndarray:
+  """[N, H, W, C] float32 in [0, 1] from an .npz file or a folder of image files."""
+  if os.path.isdir(path):
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    names = sorted(n for n in os.listdir(path) if n.lower().endswith((".png", ".jpg", ".jpeg")))
+    if not names:
+      raise GenjaxError(f"--input folder '{path}' holds no .png/.jpg images")
+    images = [np.asarray(Image.open(os.path.join(path, n))) for n in names]
+    if len({im.shape for im in images}) > 1:
+      raise GenjaxError(f"--input folder '{path}' mixes image sizes; resize them to one size")
+    x = np.stack(images)
+  elif path.endswith(".npz") and os.path.isfile(path):
+    with np.load(path) as archive:
+      if not archive.files:
+        raise GenjaxError(f"--input '{path}' holds no arrays")
+      x = archive["x"] if "x" in archive.files else archive[archive.files[0]]
+  else:
+    raise GenjaxError(f"--input '{path}' is neither an .npz file nor a folder of images")
+  if x.ndim == 3:
+    x = x[..., None]
+  if x.ndim != 4:
+    raise GenjaxError(f"--input arrays must be [N, H, W, C] images; got shape {x.shape}")
+  return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+
+
+def cmd_report(overrides: dict[str, str]) -> None:
+  from genjax.evals import report  # pylint: disable=g-import-not-at-top
+  _no_overrides(overrides, "report")
+  path = report.write_report(_require_flag("workdir"))
+  print(f"genjax: report written to {path}", flush=True)
+
+
 def _no_overrides(overrides, command):
   if overrides:
     raise GenjaxError(f"`genjax {command}` uses the run's saved config; drop the --config.* flags")
 
 
-_RUN = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample}
+_RUN = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "translate": cmd_translate,
+        "report": cmd_report}
 
 
 def _parse(argv: list[str]) -> tuple[list[str], dict[str, str]]:

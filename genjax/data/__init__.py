@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import difflib
 
-from genjax.data import digits, sprites, tfds_source, toy2d
+from genjax.data import digits, sprites, stacked_digits, tfds_source, toy2d, translation
 from genjax.data.base import ArraySource, DatasetInfo, Source
 from genjax.errors import DataError
 
 DATASETS = {
     "sprites": sprites.load,
     "digits": digits.load,
+    "stacked_digits": stacked_digits.load,
     "toy2d": toy2d.load,
+    "paired_shapes": translation.load_paired,
+    "unpaired_shapes": translation.load_unpaired,
 }
 
 __all__ = ["ArraySource", "DATASETS", "DatasetInfo", "Source", "load"]

@@ -10,13 +10,22 @@ import ml_collections
 
 from genjax import config as gconfig
 from genjax.errors import ConfigError
-from genjax.evals import elbo, modes, recon
+from genjax.evals import accuracy, class_modes, elbo, modes, nll_bound, recon, translation
+from genjax.evals import likelihood, memorisation, outliers, quality
 from genjax.evals.context import EvalContext
 
 EVALUATORS = {
+    "accuracy": accuracy.run,
+    "class_modes": class_modes.run,
     "elbo": elbo.run,
+    "likelihood": likelihood.run,
+    "memorisation": memorisation.run,
     "modes": modes.run,
+    "nll_bound": nll_bound.run,
+    "outliers": outliers.run,
+    "quality": quality.run,
     "recon": recon.run,
+    "translation": translation.run,
 }
 
 

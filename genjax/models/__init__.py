@@ -7,11 +7,15 @@ import ml_collections
 
 from genjax.data.base import DatasetInfo
 from genjax.errors import ConfigError
-from genjax.models import autoencoder, gan, vae
+from genjax.models import autoencoder, classifier, cyclegan, diffusion, gan, pix2pix, vae
 
 FAMILIES = {
     "autoencoder": autoencoder.Autoencoder,
+    "classifier": classifier.Classifier,
+    "cyclegan": cyclegan.CycleGAN,
+    "diffusion": diffusion.Diffusion,
     "gan": gan.GAN,
+    "pix2pix": pix2pix.Pix2Pix,
     "vae": vae.VAE,
 }
 

@@ -12,6 +12,7 @@ import math
 import flax.linen as nn
 import jax
 
+from genjax.nets.downsample import DownConv2x
 from genjax.nets.upsample import UpConv2x
 
 _BOTTOM_SIDE = 4
@@ -41,7 +42,7 @@ class ConvEncoder(nn.Module):
   def __call__(self, x_BHWC: jax.Array) -> jax.Array:
     h = x_BHWC
     for _ in range(num_stages(x_BHWC.shape[1])):
-      h = nn.relu(nn.Conv(self.channels, (4, 4), strides=(2, 2), padding="SAME")(h))
+      h = nn.relu(DownConv2x(self.channels)(h))
     h = h.reshape(h.shape[0], -1)
     h = nn.relu(nn.Dense(self.hidden)(h))
     h = nn.relu(nn.Dense(self.hidden)(h))

@@ -10,12 +10,17 @@ import optax
 
 
 def learning_rate_schedule(optim: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
-  """Warm-up (linear from 0) followed by a constant, cosine or linear-to-zero decay."""
+  """Warm-up (linear from 0), then constant, cosine, linear-to-zero or constant-then-linear."""
   decay_steps = max(num_steps - optim.warmup_steps, 1)
   if optim.schedule == "constant":
     main = optax.constant_schedule(optim.learning_rate)
   elif optim.schedule == "cosine":
     main = optax.cosine_decay_schedule(optim.learning_rate, decay_steps)
+  elif optim.schedule == "constant_then_linear":  # CycleGAN: constant for half, then to 0
+    half = decay_steps // 2
+    main = optax.join_schedules([optax.constant_schedule(optim.learning_rate),
+                                 optax.linear_schedule(optim.learning_rate, 0.0,
+                                                       decay_steps - half)], [half])
   else:
     main = optax.linear_schedule(optim.learning_rate, 0.0, decay_steps)
   if not optim.warmup_steps:

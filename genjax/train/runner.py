@@ -25,7 +25,6 @@ from genjax.train.session import TRAIN_STREAM, open_session
 from genjax.train.state import TrainState
 
 
-
 # ======================================================================================
 # The run directory
 # ======================================================================================

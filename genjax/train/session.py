@@ -98,15 +98,24 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
                  abstract_acc=jax.eval_shape(lambda: init_accumulator(names)), metric_names=names)
 
 
-def load_trained(workdir: str) -> tuple[Session, EvalContext]:
-  """The session and an evaluation context for the latest checkpoint of a run directory."""
+def load_trained(workdir: str, model_overrides: dict | None = None) -> tuple[Session, EvalContext]:
+  """The session and an evaluation context for the latest checkpoint of a run directory.
+
+  Args:
+    workdir: the run directory.
+    model_overrides: config.model keys to change for this use only (e.g. a diffusion
+      model's sampler and step count); they must not change the parameter shapes.
+  """
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise CheckpointError(f"no run in '{workdir}' (no config.json); train one with genjax train")
   with open(path) as f:
     config = gconfig.from_json(f.read())
+  fingerprint = gconfig.fingerprint(config)
+  for key, value in (model_overrides or {}).items():
+    gconfig.apply_overrides(config, {f"model.{key}": value})
   session = open_session(config, workdir)
-  checkpointer = session.checkpointer()
+  checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint)
   try:
     restored = session.restore(checkpointer)
   finally:

@@ -11,7 +11,8 @@ from genjax.errors import DataError
 
 
 def test_known_names_dispatch(data_cfg):
-  assert set(gdata.DATASETS) == {"sprites", "digits", "toy2d"}
+  assert set(gdata.DATASETS) == {"sprites", "digits", "toy2d", "stacked_digits", "paired_shapes",
+                                 "unpaired_shapes"}
   assert gdata.load(data_cfg(name="digits"), "test").info.name == "digits"
   assert gdata.load(data_cfg(name="toy2d", num_test=10), "test").info.x_shape == (2,)
   assert gdata.load(data_cfg(name="sprites", resolution=16), "test").info.x_shape == (16, 16, 1)

@@ -1,0 +1,79 @@
+"""The classifier family: a softmax classifier trained with genjax's own runner.
+
+It is the feature extractor and judge behind the sample-quality evaluators (class_modes,
+precision/recall, Frechet distance): trained on the labelled embedded data, never
+downloaded. `features` returns the penultimate activations.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from genjax.data.base import DatasetInfo
+from genjax.errors import ConfigError
+from genjax.models import common
+from genjax.nets import conv, mlp
+from genjax.train.optim import make_optimizer
+from genjax.train.state import TrainState
+
+
+class _Net(nn.Module):
+  """Trunk (conv or MLP) -> features -> logits."""
+  trunk: nn.Module
+  num_classes: int
+
+  @nn.compact
+  def __call__(self, x):
+    features = nn.relu(self.trunk(x))
+    return nn.Dense(self.num_classes)(features), features
+
+
+@dataclasses.dataclass(frozen=True)
+class Classifier:
+  """A classifier family; build it with `Classifier.from_config(config, info)`."""
+  net: nn.Module
+  optimizer: optax.GradientTransformation
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Classifier":
+    if not info.num_classes:
+      raise ConfigError(f"model.family='classifier' needs labels, but '{info.name}' has none")
+    m = config.model
+    if m.net == "conv":
+      trunk = conv.ConvEncoder(m.hidden, channels=m.channels, hidden=m.hidden)
+    else:
+      trunk = mlp.MLP(tuple(m.widths), m.hidden)
+    return cls(net=_Net(trunk, info.num_classes),
+               optimizer=make_optimizer(config.optim, config.train.num_steps))
+
+  def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
+    del hp
+    params = {"net": self.net.init(rng, batch["x"][:1])["params"]}
+    return common.new_state(params, self.optimizer)
+
+  def logits(self, state: TrainState, x: jax.Array) -> jax.Array:
+    return self.net.apply({"params": state.params["net"]}, x)[0]
+
+  def features(self, state: TrainState, x: jax.Array) -> jax.Array:
+    return self.net.apply({"params": state.params["net"]}, x)[1]
+
+  def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
+    return common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp)
+
+  def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
+    del rng, hp
+    logits = self.logits(state, batch["x"])
+    nll = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+    return {"nll": nll, "correct": (logits.argmax(-1) == batch["label"]).astype(jnp.float32)}
+
+  def _loss(self, params, batch, rng, hp):
+    del rng, hp
+    logits = self.net.apply({"params": params["net"]}, batch["x"])[0]
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
+    accuracy = (logits.argmax(-1) == batch["label"]).mean()
+    return loss, {"loss": loss, "accuracy": accuracy}

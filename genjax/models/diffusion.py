@@ -1,0 +1,365 @@
+"""The diffusion family (DDPM): the simplified loss, DDPM/DDIM sampling, guidance, the exact bound.
+
+Training (Ho et al. 2020): draw t uniformly, noise x_0 in closed form, regress the network
+onto eps (or onto v = sqrt(ab) eps - sqrt(1 - ab) x_0 with model.prediction='v'; Salimans
+& Ho 2022) with the unweighted mean squared error. Conditional models drop labels with
+probability model.label_dropout so that one network also learns the unconditional
+prediction that classifier-free guidance needs. An exponential moving average of the
+parameters (hp['ema_decay'], traced) lives in state.ema and is what sampling, evaluation
+and the bound use. Reverse-process variances (model.variance) are fixed ('posterior':
+beta_tilde_t, 'beta': beta_t) or 'analytic' (Bao et al. 2022): the optimal isotropic
+variance given the noise predictor, from running per-step means of ||eps_hat||^2 / d that
+the train step keeps in state.extra (same decay as the EMA, no extra network calls).
+
+Data conventions: toy2d points are modelled as they are (continuous data; the decoder
+p(x_0 | x_1) is a Gaussian density, so the bound is on -log p(x) of the density, directly
+comparable with the mixture's exact log-density). Images in [0, 1] are rounded to the
+8-bit grid (256 levels) and mapped to [-1, 1]; the decoder is the discretised Gaussian of
+Ho et al. (2020), so the bound is on -log P(x) of the 8-bit image, a probability, with no
+dequantisation noise added (bits/dim = nats / (D ln 2)).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from genjax.data.base import DatasetInfo
+from genjax.errors import ConfigError
+from genjax.models import common
+from genjax.models import diffusion_samplers as samplers
+from genjax.models.diffusion_schedule import PREDICTIONS, VARIANCES, Schedule, gather
+from genjax.nets.diffusion_unet import TimeMLP, UNet
+from genjax.train.optim import make_optimizer
+from genjax.train.state import TrainState
+
+_LEVELS = 255.0  # 8-bit images: 256 values, bins of width 2 / 255 on [-1, 1]
+_INVERT_REFINE = 3  # fixed-point iterations per inversion step: round trips exact to ~1e-4
+_EMA_WARMUP = 10.0  # decay min(d, (1 + n) / (10 + n)): early averages forget the init quickly
+
+
+# ======================================================================================
+# The variational bound, term by term
+# ======================================================================================
+
+def gaussian_decoder_nll(x0, mean, var):
+  """-log N(x_0; mean, var I) per example in nats (continuous data), [B]."""
+  b = x0.shape[0]
+  sq, var = ((x0 - mean) ** 2).reshape(b, -1), var.reshape(b, -1)
+  return jnp.sum(0.5 * sq / var + 0.5 * jnp.log(2 * math.pi * var), -1)
+
+
+def discretized_decoder_nll(x0, mean, var):
+  """-log P(x_0) per example for 8-bit data on [-1, 1] (Ho et al. 2020, eq. 13), [B].
+
+  Each value owns the bin x +- 1/255 of N(mean, var); the end bins extend to -inf and +inf
+  so the 256 probabilities sum to one.
+  """
+  b = x0.shape[0]
+  inv_std = jax.lax.rsqrt(var)
+  upper = (x0 + 1.0 / _LEVELS - mean) * inv_std
+  lower = (x0 - 1.0 / _LEVELS - mean) * inv_std
+  log_cdf_upper = jax.scipy.special.log_ndtr(upper)
+  log_sf_lower = jax.scipy.special.log_ndtr(-lower)
+  # Phi(u) - Phi(l) from whichever tail keeps precision (both tails are tiny far away)
+  left = log_cdf_upper + jnp.log1p(-jnp.exp(jnp.minimum(
+      jax.scipy.special.log_ndtr(lower) - log_cdf_upper, -1e-12)))
+  right = log_sf_lower + jnp.log1p(-jnp.exp(jnp.minimum(
+      jax.scipy.special.log_ndtr(-upper) - log_sf_lower, -1e-12)))
+  log_mid = jnp.where(lower > 0, right, left)
+  log_p = jnp.where(x0 < -1.0 + 1e-3, log_cdf_upper,
+                    jnp.where(x0 > 1.0 - 1e-3, log_sf_lower, log_mid))
+  return -jnp.sum(log_p.reshape(b, -1), -1)
+
+
+def vlb_terms(schedule: Schedule, eps_fn, x0: jax.Array, rng: jax.Array, variances_T,
+              decoder_nll, chunk: int) -> dict[str, jax.Array]:
+  """All terms of the bound -log p(x_0) <= L_T + sum_{t=2}^T L_{t-1} + L_0, each [B] nats.
+
+  L_T = KL(q(x_T | x_0) || N(0, I)) in closed form; L_{t-1} = KL(q(x_{t-1} | x_t, x_0) ||
+  p(x_{t-1} | x_t)) for one draw of x_t per step; L_0 = -log p(x_0 | x_1). Every one of the
+  T steps is evaluated (no sampling of t); `lax.map` runs `chunk` steps at a time, so
+  memory holds chunk x B examples, not T x B.
+
+  Args:
+    schedule: the diffusion schedule.
+    eps_fn: (x_t, t_B) -> eps prediction.
+    x0: [B, ...] data in the model's space.
+    rng: key; step t draws its x_t from fold_in(rng, t).
+    variances_T: reverse-process variances [T].
+    decoder_nll: (x0, mean, var) -> [B], the L_0 term.
+    chunk: steps evaluated together.
+
+  Returns:
+    {'prior': L_T, 'diffusion': sum of the T - 1 KL terms, 'decoder': L_0}.
+  """
+  var_T = jnp.asarray(variances_T, jnp.float32)
+  b, ndim = x0.shape[0], x0.ndim
+
+  def term(t):
+    t_B = jnp.full((b,), t)
+    noise = jax.random.normal(jax.random.fold_in(rng, t), x0.shape)
+    x_t = schedule.q_sample(x0, t_B, noise)
+    mean_error = gather(schedule.eps_mean_coefs, t_B, ndim) * (eps_fn(x_t, t_B) - noise)
+    var_p = gather(var_T, t_B, ndim)
+    first = t == 0
+    var_q = jnp.where(first, var_p, gather(schedule.posterior_variances, t_B, ndim))
+    kl = 0.5 * (jnp.log(var_p / var_q) + var_q / var_p - 1.0 + mean_error**2 / var_p)
+    kl = jnp.sum(kl.reshape(b, -1), -1)
+    # at the first step the posterior mean is the predicted x_0 itself
+    return jnp.where(first, decoder_nll(x0, x0 - mean_error, var_p), kl)
+
+  per_step_TB = jax.lax.map(term, jnp.arange(schedule.num_steps), batch_size=chunk)
+  return {"prior": schedule.prior_kl(x0), "diffusion": per_step_TB[1:].sum(0),
+          "decoder": per_step_TB[0]}
+
+
+# ======================================================================================
+# The family
+# ======================================================================================
+
+@dataclasses.dataclass(frozen=True)
+class Diffusion:
+  """A (conditional) DDPM family; build it with `Diffusion.from_config(config, info)`."""
+  net: nn.Module
+  schedule: Schedule
+  prediction: str
+  variance: str
+  sampler: str
+  sample_steps: int
+  eta: float
+  num_classes: int
+  label_dropout: float
+  image: bool
+  x_shape: tuple[int, ...]
+  nll_chunk: int
+  optimizer: optax.GradientTransformation
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Diffusion":
+    m = config.model
+    schedule = Schedule.make(m.schedule, m.timesteps)
+    _check(m, config.hparams, info)
+    num_classes = info.num_classes if m.conditional else 0
+    if m.net == "conv":
+      net = UNet(m.channels, tuple(m.channel_mults), m.num_res_blocks, num_classes)
+    else:
+      net = TimeMLP(tuple(m.widths), num_classes)
+    return cls(net=net, schedule=schedule, prediction=m.prediction, variance=m.variance,
+               sampler=m.sampler, sample_steps=m.sample_steps, eta=float(m.eta),
+               num_classes=num_classes, label_dropout=float(m.label_dropout),
+               image=info.kind == "image", x_shape=tuple(info.x_shape),
+               nll_chunk=m.nll_chunk,
+               optimizer=make_optimizer(config.optim, config.train.num_steps))
+
+  def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
+    del hp
+    x = self._to_model(batch["x"][:1])
+    label = jnp.zeros((1,), jnp.int32) if self.num_classes else None
+    params = {"net": self.net.init(rng, x, jnp.zeros((1,), jnp.int32), label)["params"]}
+    extra = {}
+    if self.variance == "analytic":
+      extra = {"eps_sq_sum": jnp.zeros((self.schedule.num_steps,), jnp.float32),
+               "eps_sq_count": jnp.zeros((self.schedule.num_steps,), jnp.float32)}
+    state = common.new_state(params, self.optimizer, extra)
+    return state.replace(ema=jax.tree.map(jnp.copy, params))
+
+  # --- training and evaluation --------------------------------------------------------
+
+  def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
+    state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp)
+    eps_sq_B, t_B = metrics.pop("eps_sq_B"), metrics.pop("t_B")
+    n = state.step.astype(jnp.float32)
+    decay = jnp.minimum(hp["ema_decay"], (1.0 + n) / (_EMA_WARMUP + n))
+    ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema, state.params)
+    extra = state.extra
+    if self.variance == "analytic":  # per-step running means of ||eps_hat||^2 / d
+      count = jax.ops.segment_sum(jnp.ones_like(eps_sq_B), t_B, self.schedule.num_steps)
+      total = jax.ops.segment_sum(eps_sq_B, t_B, self.schedule.num_steps)
+      extra = {"eps_sq_sum": decay * extra["eps_sq_sum"] + total,
+               "eps_sq_count": decay * extra["eps_sq_count"] + count}
+    return state.replace(ema=ema, extra=extra), metrics
+
+  def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
+    """The simplified loss per example [B] at one uniform t, with the averaged parameters."""
+    del hp
+    x0 = self._to_model(batch["x"])
+    loss_B, _, _ = self._simple_loss(state.ema, x0, self._labels_of(batch), rng)
+    return {"loss": loss_B}
+
+  def _loss(self, params, batch, rng, hp):
+    del hp
+    k_loss, k_drop = jax.random.split(rng)
+    labels = self._labels_of(batch)
+    if self.num_classes and self.label_dropout:
+      drop = jax.random.bernoulli(k_drop, self.label_dropout, labels.shape)
+      labels = jnp.where(drop, self.num_classes, labels)
+    loss_B, eps_hat, t_B = self._simple_loss(params, self._to_model(batch["x"]), labels, k_loss)
+    loss = loss_B.mean()
+    eps_sq_B = jax.lax.stop_gradient(jnp.mean(eps_hat.reshape(eps_hat.shape[0], -1) ** 2, -1))
+    return loss, {"loss": loss, "eps_sq_B": eps_sq_B, "t_B": t_B}
+
+  def _simple_loss(self, params, x0, labels, rng):
+    k_t, k_eps = jax.random.split(rng)
+    b = x0.shape[0]
+    t_B = jax.random.randint(k_t, (b,), 0, self.schedule.num_steps)
+    noise = jax.random.normal(k_eps, x0.shape)
+    x_t = self.schedule.q_sample(x0, t_B, noise)
+    out = self.net.apply({"params": params["net"]}, x_t, t_B, labels)
+    target = self.schedule.target(x0, t_B, noise, self.prediction)
+    loss_B = jnp.mean(((out - target) ** 2).reshape(b, -1), -1)
+    return loss_B, self.schedule.eps_from_output(out, x_t, t_B, self.prediction), t_B
+
+  # --- sampling -----------------------------------------------------------------------
+
+  def sample(self, state: TrainState, rng: jax.Array, num: int, hp: dict, cond=None) -> jax.Array:
+    """`num` samples from the averaged model with config.model's sampler and step count.
+
+    Conditional models draw labels `cond` (default: cycling through the classes) with
+    guidance scale hp['guidance'] (traced: a sweep over scales compiles once).
+    """
+    k_noise, k_chain = jax.random.split(rng)
+    x_T = jax.random.normal(k_noise, (num,) + self.x_shape)
+    labels = None
+    if self.num_classes:
+      labels = (jnp.arange(num, dtype=jnp.int32) % self.num_classes if cond is None
+                else jnp.broadcast_to(jnp.asarray(cond, jnp.int32), (num,)))
+    eps_fn = self._eps_fn(state.ema, labels, hp.get("guidance", jnp.float32(0)))
+    clip = 1.0 if self.image else None  # images live in [-1, 1]
+    if self.sampler == "ddpm":
+      steps = samplers.timesteps(self.schedule.num_steps, self.sample_steps)
+      x = samplers.ddpm_sample(self.schedule, eps_fn, x_T, k_chain,
+                               self._variances(state, steps), steps, clip)
+    else:
+      x = samplers.ddim_sample(self.schedule, eps_fn, x_T, self.sample_steps, self.eta,
+                               k_chain, clip)
+    return self._from_model(x)
+
+  def invert(self, state: TrainState, x: jax.Array, steps: int, cond=None,
+             refine: int = _INVERT_REFINE) -> jax.Array:
+    """Deterministic DDIM encoding of data x into noise x_T (unconditional unless cond).
+
+    `refine` fixed-point iterations per step make `generate_from_noise` with the same
+    `steps` an accurate inverse (see `diffusion_samplers.ddim_invert`).
+    """
+    eps_fn = self._eps_fn(state.ema, self._cond_or_null(x.shape[0], cond), None)
+    return samplers.ddim_invert(self.schedule, eps_fn, self._to_model(x, quantize=False), steps,
+                                refine)
+
+  def generate_from_noise(self, state: TrainState, x_T: jax.Array, steps: int,
+                          cond=None) -> jax.Array:
+    """Deterministic DDIM decoding of x_T (eta = 0, no clipping: `invert`'s inverse)."""
+    eps_fn = self._eps_fn(state.ema, self._cond_or_null(x_T.shape[0], cond), None)
+    return self._from_model(samplers.ddim_sample(self.schedule, eps_fn, x_T, steps))
+
+  # --- the likelihood bound -----------------------------------------------------------
+
+  def log_prob_bound(self, state: TrainState, batch: dict, rng: jax.Array) -> jax.Array:
+    """The variational bound on -log p(x) per example [B] in nats (all T terms summed).
+
+    Conditional models bound -log p(x | label) with the conditional prediction.
+    """
+    terms = self.bound_terms(state, batch, rng)
+    return terms["prior"] + terms["diffusion"] + terms["decoder"]
+
+  def bound_terms(self, state: TrainState, batch: dict, rng: jax.Array) -> dict:
+    """The bound's prior, diffusion (sum of KLs) and decoder terms, each [B] nats."""
+    eps_fn = self._eps_fn(state.ema, self._labels_of(batch), None)
+    decoder = discretized_decoder_nll if self.image else gaussian_decoder_nll
+    return vlb_terms(self.schedule, eps_fn, self._to_model(batch["x"]), rng,
+                     self._variances(state), decoder, self.nll_chunk)
+
+  # --- helpers ------------------------------------------------------------------------
+
+  def _eps_fn(self, params, labels, guidance):
+    """(x_t, t_B) -> eps; with labels and a guidance scale, the guided combination."""
+    def apply(x, t, lab):
+      out = self.net.apply({"params": params["net"]}, x, t, lab)
+      return self.schedule.eps_from_output(out, x, t, self.prediction)
+
+    if labels is None or guidance is None:
+      return lambda x, t: apply(x, t, labels)
+
+    def guided(x, t):
+      both = apply(jnp.concatenate([x, x]), jnp.concatenate([t, t]),
+                   jnp.concatenate([labels, jnp.full_like(labels, self.num_classes)]))
+      eps_cond, eps_uncond = jnp.split(both, 2)
+      return samplers.guided_eps(eps_cond, eps_uncond, guidance)
+    return guided
+
+  def _variances(self, state: TrainState, steps=None):
+    """Reverse variances of the full chain, or of the chain respaced to `steps`."""
+    chain = self.schedule
+    idx = np.arange(chain.num_steps) if steps is None else np.asarray(steps)
+    if len(idx) != chain.num_steps:
+      chain = chain.respace(idx)
+    if self.variance != "analytic":
+      return chain.reverse_variances(self.variance)
+    count = state.extra["eps_sq_count"][idx]
+    gamma = state.extra["eps_sq_sum"][idx] / jnp.maximum(count, 1e-12)
+    return chain.reverse_variances("analytic", gamma, count > 0)
+
+  def _labels_of(self, batch):
+    return batch["label"].astype(jnp.int32) if self.num_classes else None
+
+  def _cond_or_null(self, num, cond):
+    if not self.num_classes:
+      return None
+    if cond is None:
+      return jnp.full((num,), self.num_classes, jnp.int32)
+    return jnp.broadcast_to(jnp.asarray(cond, jnp.int32), (num,))
+
+  def _to_model(self, x, quantize=True):
+    if not self.image:
+      return x
+    if quantize:
+      x = jnp.round(x * _LEVELS) / _LEVELS
+    return 2.0 * x - 1.0
+
+  def _from_model(self, x):
+    return jnp.clip((x + 1.0) / 2.0, 0.0, 1.0) if self.image else x
+
+
+def _check(m, hparams, info: DatasetInfo) -> None:
+  """One ConfigError line per bad diffusion setting, naming the fix."""
+  if m.prediction not in PREDICTIONS:
+    raise ConfigError(
+        f"config.model.prediction='{m.prediction}' is unknown; use one of {PREDICTIONS}")
+  if m.variance not in VARIANCES:
+    raise ConfigError(f"config.model.variance='{m.variance}' is unknown; use one of {VARIANCES}")
+  if m.sampler not in samplers.SAMPLERS:
+    raise ConfigError(
+        f"config.model.sampler='{m.sampler}' is unknown; use one of {samplers.SAMPLERS}")
+  if not 1 <= m.sample_steps <= m.timesteps:
+    raise ConfigError(f"config.model.sample_steps={m.sample_steps} must be in [1, model.timesteps="
+                      f"{m.timesteps}]; lower sample_steps or raise timesteps")
+  if not 0.0 <= m.eta <= 1.0:
+    raise ConfigError(f"config.model.eta={m.eta} must be in [0, 1] (0: deterministic DDIM)")
+  if not 0.0 <= m.label_dropout <= 1.0:
+    raise ConfigError(
+        f"config.model.label_dropout={m.label_dropout} must be a probability in [0, 1]")
+  if hparams.get("guidance", 0.0) < 0:
+    raise ConfigError(f"config.hparams.guidance={hparams.guidance} must be >= 0 "
+                      "(0 = the conditional model, no guidance)")
+  if not 0.0 <= hparams.get("ema_decay", 0.0) <= 1.0:
+    raise ConfigError(f"config.hparams.ema_decay={hparams.ema_decay} must be in [0, 1]")
+  if m.nll_chunk < 1:
+    raise ConfigError(f"config.model.nll_chunk={m.nll_chunk} must be a positive integer")
+  if m.conditional and not info.num_classes:
+    raise ConfigError(f"model.conditional=True needs labels, but '{info.name}' has none")
+  if m.conditional and hparams.get("guidance", 0.0) > 0 and not m.label_dropout:
+    raise ConfigError("hparams.guidance > 0 needs an unconditional prediction; set "
+                      "model.label_dropout > 0 (e.g. 0.1) or hparams.guidance=0")
+  if (m.net == "conv") != (info.kind == "image"):
+    want = "'conv' (U-Net)" if info.kind == "image" else "'mlp'"
+    raise ConfigError(f"config.model.net='{m.net}' does not fit {info.kind} data '{info.name}'; "
+                      f"use model.net={want}")
+  if m.net == "conv" and info.x_shape[0] % 2 ** (len(m.channel_mults) - 1):
+    raise ConfigError(f"image side {info.x_shape[0]} must be divisible by 2**(levels - 1) for "
+                      f"model.channel_mults={tuple(m.channel_mults)}; use fewer levels")
