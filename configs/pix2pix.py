@@ -28,7 +28,7 @@ def default():
   c.train.checkpoint_every = 500
   c.train.eval_every = 500
   # The runner's sample figure needs a prior; the evaluator draws figures/translation.png.
-  c.train.figure_every = 0
+  c.train.figure_every = 500
   c.evals = dict(translation=dict(type="translation"))
   return c
 

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from genjax import viz
+from genjax.evals import translation
 from genjax.evals.context import EvalContext
 from genjax.evals.latents import traversal_codes
 
@@ -20,6 +21,11 @@ def write_figures(ctx: EvalContext) -> list[str]:
   """Writes the figures the family supports under figures/; returns their paths."""
   written = []
   rng_sample = jax.random.fold_in(ctx.rng, ctx.step)
+  if hasattr(ctx.family, "translate"):  # no prior to sample: show held-out translations
+    x = ctx.first_examples(_NUM_RECON)["x"]
+    path = ctx.path("figures", "translations.png")
+    translation.translate_and_save(ctx, x, path)
+    return [path]
   if hasattr(ctx.family, "sample"):
     written.append(write_samples(ctx, rng_sample, ctx.config.train.num_figure_samples))
   if ctx.info.kind == "image" and hasattr(ctx.family, "encode") and hasattr(ctx.family, "decode"):
