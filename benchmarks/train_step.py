@@ -242,7 +242,8 @@ def main() -> None:
   x_BHWC = source.get_batch(np.arange(BATCH))["x"].astype(np.float32)
   flops = step_flops(x_BHWC.shape[1], x_BHWC.shape[3], 32, 256, 10, BATCH)
   env = dict(bench="env", jax=jax.__version__, backend=jax.default_backend(), cpus=cpus,
-             xla_flags=os.environ.get("XLA_FLAGS", ""), load_avg_start=os.getloadavg(),
+             xla_flags=os.environ.get("XLA_FLAGS", ""),
+             glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""), load_avg_start=os.getloadavg(),
              batch=BATCH, step_gflop=flops / 1e9)
 
   contenders, compile_s = {}, {}

@@ -78,7 +78,9 @@ def digits():
   c.optim.learning_rate = 5e-4
   c.optim.warmup_steps = 200
   c.train.num_steps = 5000
-  c.train.steps_per_call = 10
+  # one step per dispatch: XLA:CPU runs convolution gradients inside a scanned multi-step
+  # ~25x slower than in a plain jitted step (measured 6 s vs 0.25 s; jax issue 12868)
+  c.train.steps_per_call = 1
   c.train.log_every = 250
   c.train.checkpoint_every = 1000
   c.train.eval_every = 5000

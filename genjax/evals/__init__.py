@@ -12,12 +12,16 @@ from genjax import config as gconfig
 from genjax.errors import ConfigError
 from genjax.evals import accuracy, class_modes, elbo, modes, nll_bound, recon, translation
 from genjax.evals import likelihood, memorisation, outliers, quality
+from genjax.evals import disentanglement, features, interpolation, traversal
 from genjax.evals.context import EvalContext
 
 EVALUATORS = {
     "accuracy": accuracy.run,
     "class_modes": class_modes.run,
+    "disentanglement": disentanglement.run,
     "elbo": elbo.run,
+    "features": features.run,
+    "interpolation": interpolation.run,
     "likelihood": likelihood.run,
     "memorisation": memorisation.run,
     "modes": modes.run,
@@ -25,6 +29,7 @@ EVALUATORS = {
     "outliers": outliers.run,
     "quality": quality.run,
     "recon": recon.run,
+    "traversal": traversal.run,
     "translation": translation.run,
 }
 

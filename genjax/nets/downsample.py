@@ -31,10 +31,10 @@ def block_kernel(kernel_44CF: jax.Array) -> jax.Array:
 
   out[p, q, (r, s, :), :] = kernel[2p + r, 2q + s]: [2, 2, 4C, F].
   """
-  _, _, c, f = kernel_44CF.shape
-  # Each 4-tap axis splits as (block tap, position in block): index 2p + r -> (p, r).
-  k_PRQSCF = kernel_44CF.reshape(2, 2, 2, 2, c, f)
-  return k_PRQSCF.transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * c, f)
+  _, _, cin, f = kernel_44CF.shape
+  # Each 4-tap axis splits as 2 * block tap + position in block: axes [p, r, q, s, in, out].
+  k_split = kernel_44CF.reshape(2, 2, 2, 2, cin, f)
+  return k_split.transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * cin, f)
 
 
 class DownConv2x(nn.Module):

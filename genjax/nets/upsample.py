@@ -28,10 +28,10 @@ def phase_kernel(kernel_44CF: jax.Array) -> jax.Array:
 
   out[p, q, :, (a, c, f)] = kernel[2p + a, 2q + c, :, f]: output channels are phase-major.
   """
-  _, _, c, f = kernel_44CF.shape
-  # Each 4-tap axis splits as (tap, phase): row index 2p + a -> (p, a), column 2q + r -> (q, r).
-  k_PAQRCF = kernel_44CF.reshape(2, 2, 2, 2, c, f)
-  return k_PAQRCF.transpose(0, 2, 4, 1, 3, 5).reshape(2, 2, c, 4 * f)
+  _, _, cin, f = kernel_44CF.shape
+  # Each 4-tap axis splits as 2 * tap + phase: axes [p, a, q, c, in, out].
+  k_split = kernel_44CF.reshape(2, 2, 2, 2, cin, f)
+  return k_split.transpose(0, 2, 4, 1, 3, 5).reshape(2, 2, cin, 4 * f)
 
 
 def _gather_phases_impl(z_BHW22F: jax.Array) -> jax.Array:

@@ -30,7 +30,8 @@ def _loss(module, params, x):
 def test_outputs_and_gradients_equal_strided_conv(shape, features):
   x = _normal(0, shape)
   ref = _strided(features)
-  params = {"kernel": _normal(1, (4, 4, shape[-1], features)) / np.sqrt(16 * shape[-1]), "bias": _normal(2, (features,))}
+  params = {"kernel": _normal(1, (4, 4, shape[-1], features)) / np.sqrt(16 * shape[-1]),
+            "bias": _normal(2, (features,))}
   ours = DownConv2x(features)
   y = jax.jit(ours.apply)({"params": params}, x)
   assert y.shape == (shape[0], shape[1] // 2, shape[2] // 2, features)

@@ -15,14 +15,16 @@ def _transposed(features):
                           precision=jax.lax.Precision.HIGHEST)
 
 
-def _random_params(x, features):
-  """nn.ConvTranspose's parameters, with a non-zero bias so that its placement is checked."""
-  return {"kernel": _normal(1, (4, 4, x.shape[-1], features)) / np.sqrt(16 * x.shape[-1]), "bias": _normal(2, (features,))}
-
-
 def _normal(seed, shape):
   # numpy, not jax.random: eager jax.random.normal compiles for seconds on a loaded CPU.
   return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), jnp.float32)
+
+
+def _random_params(x, features):
+  """nn.ConvTranspose's parameters, with a non-zero bias so that its placement is checked."""
+  c = x.shape[-1]
+  return {"kernel": _normal(1, (4, 4, c, features)) / np.sqrt(16 * c),
+          "bias": _normal(2, (features,))}
 
 
 def _loss(module, params, x):
