@@ -8,10 +8,11 @@ The model is the beta-VAE of Burgess et al. (2018) on 64x64x1 sprites: four 4x4 
 convolutions (32 channels), dense 256-256-20, the mirror decoder with transposed
 convolutions; batch 64, latent 10, Bernoulli reconstruction + beta * KL (beta = 4), Adam
 at 1e-4. genjax runs what users run: the VAE family's `train_step` from
-configs/vae.py:sprites under `jax.jit(..., donate_argnums=0)`. PyTorch uses as many threads
-as the machine has cores, like XLA. The contenders are timed in alternating blocks so that
-load from other processes hits all of them; every figure is a median over steps, and the
-ratio is genjax's median over PyTorch eager's (below 1: genjax is faster). Prints JSON lines.
+configs/vae.py:sprites under `jax.jit(..., donate_argnums=0)`. PyTorch eager uses as many
+threads as the process has cores, like XLA, and is also timed with one thread. The
+contenders run in alternating blocks so that load from other processes hits all of them;
+every figure is a median over steps, and the ratio is genjax's median over PyTorch eager's
+(below 1: genjax is faster). Prints JSON lines; benchmarks/README.md explains the fields.
 """
 from __future__ import annotations
 
@@ -236,7 +237,8 @@ def main() -> None:
   parser.add_argument("--no-input", action="store_true", help="skip the input-pipeline timing")
   args = parser.parse_args()
 
-  cpus = os.cpu_count()
+  # The cores this process may use (`taskset` narrows them; os.cpu_count() would not see it).
+  cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
   source = sprites.load(gconfig.load_config(os.path.join(ROOT, "configs/vae.py:sprites")).data,
                         "train")
   x_BHWC = source.get_batch(np.arange(BATCH))["x"].astype(np.float32)

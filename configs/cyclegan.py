@@ -26,7 +26,7 @@ def default():
   c.optim.b1 = 0.5
   c.optim.schedule = "constant_then_linear"
   c.train.num_steps = 2000
-  c.train.steps_per_call = 10
+  c.train.steps_per_call = 1  # conv: see runner.make_multistep
   c.train.log_every = 100
   c.train.checkpoint_every = 500
   c.train.eval_every = 500

@@ -7,6 +7,11 @@ Variants: ring8 (default) and grid25 (2D mixtures: modes and the likelihood boun
 the exact NLL), digits (8x8 scikit-learn digits, label-conditional U-Net with
 classifier-free guidance), smoke (tiny, for tests). Sampling is set by model.sampler
 ('ddpm' | 'ddim'), model.sample_steps (<= timesteps) and model.eta (DDIM only).
+
+Measured at 10,000 steps (about 5 CPU-minutes each on 2 cores; 100,000 samples, bound on
+2,000 held-out points): ring8 8/8 modes, 98.7 % high quality, bound -4.19 nats vs exact NLL
+-4.30 (gap 0.11 +- 0.02); grid25 25/25 modes, 97.7 %, bound 0.15 vs 0.06 (gap 0.09 +- 0.03).
+Targets: all modes, >= 90 % high quality, gap <= 0.2 nats.
 """
 from genjax import config as gconfig
 
@@ -78,8 +83,8 @@ def digits():
   c.optim.learning_rate = 5e-4
   c.optim.warmup_steps = 200
   c.train.num_steps = 5000
-  # one step per dispatch: XLA:CPU runs convolution gradients inside a scanned multi-step
-  # ~25x slower than in a plain jitted step (measured 6 s vs 0.25 s; jax issue 12868)
+  # one step per dispatch: XLA:CPU runs convolution kernel gradients inside a loop body
+  # ~50x slower than in straight-line code (measured 4.4 s vs 0.09 s; jax issue 12868)
   c.train.steps_per_call = 1
   c.train.log_every = 250
   c.train.checkpoint_every = 1000

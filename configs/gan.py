@@ -62,7 +62,7 @@ def digits():
   c.model.latent_dim = 32
   c.hparams.r1_gamma = 1.0  # without it the discriminator wins outright within 500 steps
   c.train.num_steps = 3000
-  c.train.steps_per_call = 10
+  c.train.steps_per_call = 1  # conv: see runner.make_multistep
   c.train.log_every = 250
   c.train.checkpoint_every = 1000
   c.train.eval_every = 3000

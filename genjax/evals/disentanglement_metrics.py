@@ -28,9 +28,10 @@ Pinned choices (they move the numbers; change them only with a note):
   disentanglement_lib's gradient-boosted trees, which cost minutes per factor on a CPU.
   The leaf floor matters: grown to purity, the trees carve noise out of a VAE's collapsed
   dims and impurity importance credits them with it (on a beta = 4 sprites VAE, leaves of
-  one point gave D = 0.05, leaves of 50 of 10,000 points D = 0.17). Disentanglement = sum_d rho_d (1 -
-  H_K(P_d.)), completeness = sum_k w_k (1 - H_D(P_.k)) with rho, w the importance shares
-  (as disentanglement_lib weights both); informativeness = mean held-out accuracy.
+  one point gave D = 0.05, leaves of 50 of 10,000 points D = 0.17).
+  Disentanglement = sum_d rho_d (1 - H_K(P_d.)), completeness = sum_k w_k (1 - H_D(P_.k))
+  with rho, w the importance shares (as disentanglement_lib weights both); informativeness
+  = mean held-out accuracy of the forests.
 - SAP (Kumar et al. 2018): S[d, k] = R^2 of a linear fit of factor k's index on code dim d
   alone (the squared correlation, the paper's rule for continuous factors) on the
   training points; score = mean over factors of the gap between the two largest S[., k].

@@ -82,12 +82,21 @@ def reset_window(acc: dict) -> dict:
 
 
 def make_multistep(train_step):
-  """(state, batches[S, B, ...], rng, hp, acc) -> (state, acc): S steps in one dispatch."""
+  """(state, batches[S, B, ...], rng, hp, acc) -> (state, acc): S steps in one dispatch.
+
+  One step (S = 1) is called directly, not inside a loop: XLA:CPU runs convolution
+  gradients inside a loop body about 50x slower (jax issue 12868), so convolutional
+  configs keep train.steps_per_call = 1 and only small MLP configs scan several steps.
+  """
+  def one_step(state, acc, batch, rng, hp):
+    state, metrics = train_step(state, batch, rng, hp)
+    return state, accumulate(acc, metrics, state.step)
+
   def multistep(state, batches, rng, hp, acc):
+    if jax.tree.leaves(batches)[0].shape[0] == 1:
+      return one_step(state, acc, jax.tree.map(lambda b: b[0], batches), rng, hp)
     def body(carry, batch):
-      state, acc = carry
-      state, metrics = train_step(state, batch, rng, hp)
-      return (state, accumulate(acc, metrics, state.step)), None
+      return one_step(*carry, batch, rng, hp), None
     (state, acc), _ = jax.lax.scan(body, (state, acc), batches)
     return state, acc
   return multistep

@@ -89,6 +89,15 @@ def test_a_generator_is_traversed_from_the_prior_and_interpolated_on_the_sphere(
     assert os.path.exists(gan_ctx.path("figures", name))
 
 
+def test_an_autoencoder_is_traversed_in_std_units_ranked_by_code_std(tmp_path):
+  s = session.open_session(load("autoencoder.py:smoke"), str(tmp_path))
+  ctx = s.eval_context(s.init_state(), 0)
+  out = traversal.run(ctx, ml_collections.ConfigDict({"num_values": 3}))
+  stds = [out[f"code_std_{r}"] for r in range(out["num_dims"])]
+  assert stds == sorted(stds, reverse=True) and "kl_total" not in out
+  assert os.path.exists(ctx.path("figures", "traversal_sorted.png"))
+
+
 @pytest.fixture(scope="module")
 def vae_ctx(tmp_path_factory):
   """configs/vae.py:smoke trained for 20 steps (16x16 sprites, 4 latents)."""

@@ -243,8 +243,8 @@ def test_ema_update_matches_hand_computation_and_is_what_samples(conditional_smo
 # --- the runner, and bad input ------------------------------------------------------------
 
 def test_diffusion_smoke_trains_and_resumes_exactly(tmp_path):
-  common = dict(train__log_every=5, train__checkpoint_every=5, train__eval_every=20,
-                train__figure_every=20)
+  common = dict(train__log_every=5, train__checkpoint_every=10, train__eval_every=20,
+                train__figure_every=0)
   a = runner.train_and_evaluate(load("diffusion.py:smoke", train__num_steps=20, **common),
                                 str(tmp_path / "a"))
   runner.train_and_evaluate(load("diffusion.py:smoke", train__num_steps=10, **common),
