@@ -30,7 +30,6 @@ flags.DEFINE_string("input", None, "images to translate: an .npz (array 'x' or t
                     "folder of PNG/JPEG files")
 flags.DEFINE_string("direction", "AtoB", "translation direction for `translate`: AtoB or BtoA")
 
-COMMANDS = ("train", "eval", "sample", "translate", "report")
 _OVERRIDE_PREFIX = "--config."
 
 
@@ -180,7 +179,7 @@ def main(parsed: tuple[list[str], dict[str, str]]) -> None:
     logging.set_verbosity(logging.WARNING)
   command = argv[1] if len(argv) > 1 else ""
   if command not in _RUN:
-    _fail(f"unknown command '{command}'; use one of: {', '.join(COMMANDS)}")
+    _fail(f"unknown command '{command}'; use one of: {', '.join(_RUN)}")
   if len(argv) > 2:
     _fail(f"unexpected argument(s) {argv[2:]}; flags are written --name=value")
   try:
