@@ -41,12 +41,28 @@ def make_mesh() -> Mesh:
   """A 1-D mesh over every device of every host, with an Auto (not Explicit) data axis.
 
   Auto axes let code slice a batch-sharded array (x[:8]) without sharding-type errors.
+  The devices are grouped by host in process order (a stable sort keeps jax.make_mesh's
+  order within a host), so host p holds rows [p * B/P, (p + 1) * B/P) of a global batch:
+  the contiguous slice that the input pipeline hands it, whatever the cluster's topology.
   """
-  return jax.make_mesh((jax.device_count(),), (DATA_AXIS,), axis_types=(AxisType.Auto,))
+  auto = jax.make_mesh((jax.device_count(),), (DATA_AXIS,), axis_types=(AxisType.Auto,))
+  devices = sorted(auto.devices.flat, key=lambda d: d.process_index)
+  return Mesh(np.array(devices), (DATA_AXIS,), axis_types=(AxisType.Auto,))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
+
+
+def replicate(tree, mesh: Mesh):
+  """Values that are equal on every host -> arrays replicated over the whole mesh.
+
+  The compiled step runs under jax.transfer_guard('disallow'), so its small inputs (keys,
+  hparams) must already live on every device; an array left on the default device would
+  need a copy there. An identity jit places them: `jax.device_put` refuses to put a PRNG
+  key on devices of other hosts.
+  """
+  return jax.jit(lambda t: t, out_shardings=replicated(mesh))(tree)
 
 
 def batch_sharding(mesh: Mesh, leading_axes: int = 0) -> NamedSharding:

@@ -7,6 +7,7 @@ saves on SIGTERM/SIGINT so a preempted job resumes where it stopped.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -14,14 +15,17 @@ import threading
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from genjax import config as gconfig
 from genjax import evals as gevals
 from genjax.data import pipeline
 from genjax.errors import CheckpointError, TrainingDiverged
-from genjax.train import figures, parallel
+from genjax.evals.context import EvalContext
+from genjax.train import figures, population
+from genjax.train.checkpoint import Checkpointer
 from genjax.train.log import MetricsLog, Progress
-from genjax.train.session import TRAIN_STREAM, open_session
+from genjax.train.session import TRAIN_STREAM, Session, open_session
 from genjax.train.state import TrainState
 
 
@@ -112,92 +116,209 @@ def read_accumulator(acc: dict) -> tuple[dict[str, float], int, str]:
 
 
 # ======================================================================================
-# train_and_evaluate
+# train_and_evaluate: one run, or a population of members trained in lock-step
 # ======================================================================================
+
+@dataclasses.dataclass
+class _Member:
+  """One run directory of a (possibly one-member) population and its own I/O."""
+  session: Session
+  checkpointer: Checkpointer
+  batches: pipeline.TrainBatches
+  log: MetricsLog
+  ctx: EvalContext
+  last_saved: int = 0
+  error: TrainingDiverged | None = None
+
+  @property
+  def workdir(self) -> str:
+    return self.session.workdir
+
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   """Trains config's model into workdir (resuming if it holds a run); returns the state."""
-  session = open_session(config, workdir)
-  eval_names = gevals.resolve(list(config.evals), config.evals)
-  prepare_workdir(config, workdir)
-  mesh, replicated, hp, t = session.mesh, session.replicated, session.hp, config.train
-  rng_train = session.rng(TRAIN_STREAM)
-
-  # ---- restore or initialise --------------------------------------------------------
-  checkpointer = session.checkpointer()
-  batches = pipeline.TrainBatches(session.train, config.data.batch_size, config.seed,
-                                  jax.process_index(), jax.process_count())
-  restored = session.restore(checkpointer)
-  if restored is not None:
-    step, state, acc, data_state = restored
-    batches.set_state(data_state)
-    print(f"genjax: resuming {workdir} from step {step}", flush=True)
-  else:
-    step, state, acc = 0, session.init_state(), session.init_acc()
-  log = MetricsLog(workdir, resume_step=step)
-  ctx = session.eval_context(state, step)
-  multistep = jax.jit(
-      make_multistep(session.family.train_step), donate_argnums=(0, 4),
-      in_shardings=(replicated, parallel.batch_sharding(mesh, 1), replicated, replicated,
-                    replicated),
-      out_shardings=(replicated, replicated))
-  progress = Progress(t.num_steps, config.data.batch_size, step)
-  stop = _StopSignal()
-  last_saved = step
-
-  def save(state, acc):
-    nonlocal last_saved
-    _, bad_step, bad_metric = read_accumulator(acc)
-    _raise_if_diverged(bad_step, bad_metric, last_saved, checkpointer)
-    checkpointer.save(step, state, acc, batches.get_state())
-    last_saved = step
-
-  # ---- the loop ---------------------------------------------------------------------
-  try:
-    with stop:
-      while step < t.num_steps and not stop.requested:
-        stacked = parallel.to_global(batches.next_stacked(t.steps_per_call),
-                                     parallel.batch_sharding(mesh, 1))
-        with jax.transfer_guard("disallow"):  # no hidden host<->device copies in the hot loop
-          state, acc = multistep(state, stacked, rng_train, hp, acc)
-        step += t.steps_per_call
-        final = step >= t.num_steps
-        if step % t.log_every == 0 or final:
-          means, bad_step, bad_metric = read_accumulator(acc)
-          _raise_if_diverged(bad_step, bad_metric, last_saved, checkpointer)
-          log.write(step, "train", means)
-          if jax.process_index() == 0:
-            print(progress.line(step, means), flush=True)
-          if step % t.log_every == 0:  # an off-grid final log keeps its window for a resume
-            acc = reset_window(acc)
-        ctx.state, ctx.step = state, step
-        if t.eval_every and (step % t.eval_every == 0 or final):
-          for name, numbers in gevals.run_evals(ctx, eval_names).items():
-            log.write(step, f"eval/{name}", numbers)
-        if t.figure_every and (step % t.figure_every == 0 or final):
-          figures.write_figures(ctx)
-        if step % t.checkpoint_every == 0 or final or stop.requested:
-          save(state, acc)
-      if stop.requested:
-        checkpointer.wait()
-        print(f"genjax: stopped by signal at step {step}; checkpoint saved, rerun the same "
-              "command to resume", flush=True)
-  finally:
-    checkpointer.close()
-    batches.close()
-    log.close()
+  (state,), (error,) = train_members([config], [workdir])
+  if error is not None:
+    raise error
   return state
 
 
-def _raise_if_diverged(bad_step: int, bad_metric: str, last_saved: int, checkpointer) -> None:
-  if bad_step < 0:
+def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
+                  mode: str = "loop") -> tuple[list[TrainState | None], list[Exception | None]]:
+  """Trains members that differ only in hparams and seed, in lock-step, each into its workdir.
+
+  Each member keeps the normal run-directory format (config, checkpoints, metrics, evals,
+  figures), so `genjax eval/sample/report` and a later solo resume work on it. A member
+  that diverges stops alone (its error is returned in its slot; the others go on).
+
+  Args:
+    configs: one config per member.
+    workdirs: one run directory per member.
+    mode: how to step several members: 'vmap', 'loop' or 'auto' (see population.py).
+
+  Returns:
+    (final states, errors): per member, the state (None if it failed) and the error.
+  """
+  population.check_compatible(configs)
+  lead = open_session(configs[0], workdirs[0])
+  sessions = [lead] + [lead.for_member(c, w) for c, w in zip(configs[1:], workdirs[1:])]
+  for session in sessions:
+    prepare_workdir(session.config, session.workdir)
+  starts = [_latest_step(s) for s in sessions]
+  if len(set(starts)) > 1:  # e.g. killed between two members' saves: step the groups apart
+    return _train_by_start_step(configs, workdirs, mode, starts)
+  eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
+  members, packed_members, step = _open_members(sessions)
+  t = configs[0].train
+  multistep = make_multistep(lead.family.train_step)
+  chooser = population.Chooser(
+      mode, multistep, lead.mesh, len(members), [s.rng(TRAIN_STREAM) for s in sessions],
+      [s.hp for s in sessions], calls_left=(t.num_steps - step) // t.steps_per_call)
+  packed = chooser.stepper.pack(packed_members)
+  progress = Progress(t.num_steps, configs[0].data.batch_size * len(members), step)
+  stop = _StopSignal()
+
+  try:
+    with stop:
+      while step < t.num_steps and not stop.requested and _any_alive(members):
+        batches = [m.batches.next_stacked(t.steps_per_call) for m in members]
+        packed = chooser.step(packed, batches, [m.error is None for m in members])
+        step += t.steps_per_call
+        final = step >= t.num_steps
+        if step % t.log_every == 0 or final:
+          _log(members, chooser.stepper.host_accs(packed), step, progress)
+          if step % t.log_every == 0:  # an off-grid final log keeps its window for a resume
+            packed = chooser.stepper.map_accs(packed, reset_window)
+        evals_due = t.eval_every and (step % t.eval_every == 0 or final)
+        figures_due = t.figure_every and (step % t.figure_every == 0 or final)
+        save_due = step % t.checkpoint_every == 0 or final or stop.requested
+        if evals_due or figures_due or save_due:
+          _at_interval(members, chooser.stepper.unpack(packed), step, eval_names,
+                       evals_due, figures_due, save_due)
+      if stop.requested:
+        for m in members:
+          m.checkpointer.wait()
+        print(f"genjax: stopped by signal at step {step}; checkpoint saved, rerun the same "
+              "command to resume", flush=True)
+  finally:
+    for m in members:
+      m.checkpointer.close()
+      m.batches.close()
+      m.log.close()
+  if len(members) > 1:
+    for m in members:
+      population.write_decision(m.workdir, chooser.decision, len(members))
+  final_states = [s for s, _ in chooser.stepper.unpack(packed)]
+  return ([None if m.error else s for m, s in zip(members, final_states)],
+          [m.error for m in members])
+
+
+def _latest_step(session: Session) -> int:
+  checkpointer = session.checkpointer()
+  try:
+    steps = checkpointer.all_steps()
+  finally:
+    checkpointer.close()
+  return steps[-1] if steps else 0
+
+
+def _train_by_start_step(configs, workdirs, mode, starts):
+  states, errors = [None] * len(configs), [None] * len(configs)
+  for start in sorted(set(starts)):
+    group = [i for i, s in enumerate(starts) if s == start]
+    got_states, got_errors = train_members([configs[i] for i in group],
+                                           [workdirs[i] for i in group], mode)
+    for i, state, error in zip(group, got_states, got_errors):
+      states[i], errors[i] = state, error
+  return states, errors
+
+
+def _open_members(sessions: list[Session]):
+  """Restores (or initialises) every member; returns them, their (state, acc) and the step."""
+  members, packed, steps = [], [], set()
+  for session in sessions:
+    config = session.config
+    checkpointer = session.checkpointer()
+    batches = pipeline.TrainBatches(session.train, config.data.batch_size, config.seed,
+                                    jax.process_index(), jax.process_count())
+    restored = session.restore(checkpointer)
+    if restored is not None:
+      step, state, acc, data_state = restored
+      batches.set_state(data_state)
+      print(f"genjax: resuming {session.workdir} from step {step}", flush=True)
+    else:
+      step, state, acc = 0, session.init_state(), session.init_acc()
+    steps.add(step)
+    ctx = session.eval_context(state, step)
+    if members:  # share the lead's compiled evaluation functions
+      ctx = dataclasses.replace(members[0].ctx, config=ctx.config, hp=ctx.hp, rng=ctx.rng,
+                                workdir=ctx.workdir, state=state, step=step)
+    members.append(_Member(session=session, checkpointer=checkpointer, batches=batches,
+                           log=MetricsLog(session.workdir, resume_step=step), ctx=ctx,
+                           last_saved=step))
+    packed.append((state, acc))
+  if len(steps) != 1:
+    raise CheckpointError(f"population members restored at different steps {sorted(steps)}")
+  return members, packed, steps.pop()
+
+
+def _any_alive(members: list[_Member]) -> bool:
+  return any(m.error is None for m in members)
+
+
+def _log(members: list[_Member], host_accs: list[dict], step: int, progress: Progress) -> None:
+  """Writes each live member's window means; a member that went NaN stops alone."""
+  shown = []
+  for m, acc in zip(members, host_accs):
+    if m.error is not None:
+      continue
+    means, bad_step, bad_metric = read_accumulator(acc)
+    _check_diverged(m, bad_step, bad_metric, announce=len(members) > 1)
+    if m.error is None:
+      m.log.write(step, "train", means)
+      shown.append(means)
+  if len(members) == 1:
+    if members[0].error is not None:
+      raise members[0].error
+  if shown and jax.process_index() == 0:
+    means = {k: float(np.mean([s[k] for s in shown])) for k in shown[0]}
+    prefix = "" if len(members) == 1 else f"[{len(shown)} members, mean] "
+    print(prefix + progress.line(step, means), flush=True)
+
+
+def _at_interval(members, unpacked, step, eval_names, evals_due, figures_due, save_due) -> None:
+  for m, (state, acc) in zip(members, unpacked):
+    if m.error is not None:
+      continue
+    m.ctx.state, m.ctx.step = state, step
+    if evals_due:
+      for name, numbers in gevals.run_evals(m.ctx, eval_names).items():
+        m.log.write(step, f"eval/{name}", numbers)
+    if figures_due:
+      figures.write_figures(m.ctx)
+    if save_due:
+      _, bad_step, bad_metric = read_accumulator(jax.device_get(acc))
+      _check_diverged(m, bad_step, bad_metric, announce=len(members) > 1)
+      if m.error is not None:
+        if len(members) == 1:
+          raise m.error
+        continue
+      m.checkpointer.save(step, state, acc, m.batches.get_state())
+      m.last_saved = step
+
+
+def _check_diverged(member: _Member, bad_step: int, bad_metric: str, announce: bool) -> None:
+  """Records a member's first NaN/Inf (printing it when others go on); its checkpoints stay."""
+  if bad_step < 0 or member.error is not None:
     return
-  checkpointer.wait()
-  kept = f"the last good checkpoint (step {last_saved}) is intact" if last_saved else (
-      "no checkpoint was written")
-  raise TrainingDiverged(
+  member.checkpointer.wait()
+  kept = (f"the last good checkpoint (step {member.last_saved}) is intact" if member.last_saved
+          else "no checkpoint was written")
+  member.error = TrainingDiverged(
       f"training diverged: metric '{bad_metric}' became NaN/Inf at step {bad_step}; {kept}; "
       "lower optim.learning_rate or set optim.grad_clip")
+  if announce:
+    print(f"genjax: {member.workdir}: {member.error}", flush=True)
 
 
 class _StopSignal:

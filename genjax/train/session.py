@@ -54,6 +54,15 @@ class Session:
   def rng(self, stream: int) -> jax.Array:
     return jax.random.fold_in(self.key, stream)
 
+  def for_member(self, config: ml_collections.ConfigDict, workdir: str) -> "Session":
+    """This session for another population member: same data, family and shapes, but its
+    own config (hparams, seed), run directory, traced hparams and keys."""
+    gconfig.validate(config)
+    return dataclasses.replace(
+        self, config=config, workdir=workdir,
+        hp=parallel.replicate(gconfig.hparams_as_arrays(config), self.mesh),
+        key=parallel.replicate(jax.random.key(config.seed), self.mesh))
+
   def init_state(self):
     example = self.train.get_batch(np.arange(1))
     init = jax.jit(self.family.init, out_shardings=self.replicated)
@@ -87,8 +96,8 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   train = gdata.load(config.data, "train")
   test = gdata.load(config.data, "test")
   family = models.build_family(config, train.info)
-  hp = gconfig.hparams_as_arrays(config)
-  key = jax.random.key(config.seed)
+  hp = parallel.replicate(gconfig.hparams_as_arrays(config), mesh)
+  key = parallel.replicate(jax.random.key(config.seed), mesh)
   example = train.get_batch(np.arange(config.data.batch_size))  # shapes only: eval_shape
   abstract_state = jax.eval_shape(family.init, key, example, hp)
   _, metric_shapes = jax.eval_shape(family.train_step, abstract_state, example, key, hp)

@@ -1,0 +1,100 @@
+"""Populations: each member equals its solo run, one compilation, members fail alone."""
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from genjax.errors import ConfigError, TrainingDiverged
+from genjax.models import vae
+from genjax.train import runner
+from tests.conftest import load, read_metrics
+
+_SHORT = dict(train__num_steps=40, train__steps_per_call=5, train__log_every=10,
+              train__checkpoint_every=20, train__eval_every=0, train__figure_every=0)
+_MEMBERS = [dict(hparams__beta=1.0, seed=0), dict(hparams__beta=4.0, seed=1),
+            dict(hparams__beta=0.5, seed=2)]
+
+
+def _configs(**extra):
+  return [load("vae.py:toy2d", **_SHORT, **m, **extra) for m in _MEMBERS]
+
+
+def _assert_same_params(a, b, **tol):
+  for x, y in zip(jax.tree.leaves(jax.device_get(a.params)), jax.tree.leaves(jax.device_get(b.params))):
+    np.testing.assert_allclose(x, y, **tol)
+
+
+@pytest.fixture(scope="module")
+def solo_runs(tmp_path_factory):
+  root = tmp_path_factory.mktemp("solo")
+  return [runner.train_and_evaluate(c, str(root / str(i))) for i, c in enumerate(_configs())], root
+
+
+@pytest.mark.parametrize("mode", ["vmap", "loop"])
+def test_population_members_equal_their_solo_runs(tmp_path, solo_runs, mode, monkeypatch):
+  traces = []
+  original = vae.VAE.train_step
+  monkeypatch.setattr(vae.VAE, "train_step",
+                      lambda self, *a: traces.append(1) or original(self, *a))
+  workdirs = [str(tmp_path / str(i)) for i in range(len(_MEMBERS))]
+  states, errors = runner.train_members(_configs(), workdirs, mode=mode)
+  assert errors == [None] * len(_MEMBERS)
+  solo, root = solo_runs
+  for i, (state, alone) in enumerate(zip(states, solo)):
+    assert int(state.step) == 40
+    _assert_same_params(state, alone, rtol=2e-5, atol=2e-6)
+    mine, theirs = read_metrics(workdirs[i]), read_metrics(str(root / str(i)))
+    assert [r["step"] for r in mine] == [r["step"] for r in theirs]
+    np.testing.assert_allclose([r["loss"] for r in mine], [r["loss"] for r in theirs], rtol=1e-4)
+  # One trace for the shapes (eval_shape in open_session) and one for the compiled step,
+  # however many members and calls: the population is one program (or one shared step).
+  assert len(traces) == 2
+  with open(os.path.join(workdirs[0], "population.json")) as f:
+    assert json.load(f)["mode"] == mode
+
+
+def test_a_population_resumes_exactly_whatever_the_mode(tmp_path, solo_runs):
+  """Half the steps vmapped, the rest looped: still each member's solo run."""
+  workdirs = [str(tmp_path / str(i)) for i in range(len(_MEMBERS))]
+  half = [load("vae.py:toy2d", **dict(_SHORT, train__num_steps=20), **m) for m in _MEMBERS]
+  runner.train_members(half, workdirs, mode="vmap")
+  states, _ = runner.train_members(_configs(), workdirs, mode="loop")
+  solo, _ = solo_runs
+  for state, alone in zip(states, solo):
+    _assert_same_params(state, alone, rtol=2e-5, atol=2e-6)
+
+
+def test_auto_mode_reports_its_choice(tmp_path):
+  configs = [load("vae.py:toy2d", **dict(_SHORT, train__num_steps=60, train__log_every=60,
+                                          train__checkpoint_every=60), **m) for m in _MEMBERS]
+  workdirs = [str(tmp_path / str(i)) for i in range(len(_MEMBERS))]
+  runner.train_members(configs, workdirs, mode="auto")
+  with open(os.path.join(workdirs[1], "population.json")) as f:
+    decision = json.load(f)
+  assert decision["mode"] in ("vmap", "loop") and decision["population_size"] == 3
+  assert set(decision["seconds_per_call"]) == {"vmap", "loop"}
+  assert decision["mode"] == min(decision["seconds_per_call"], key=decision["seconds_per_call"].get)
+
+
+def test_a_diverging_member_fails_alone(tmp_path, solo_runs):
+  configs = _configs()
+  configs[1] = load("vae.py:toy2d", **_SHORT, hparams__beta=1e38, seed=1)  # beta * KL overflows
+  workdirs = [str(tmp_path / str(i)) for i in range(3)]
+  states, errors = runner.train_members(configs, workdirs, mode="vmap")
+  assert isinstance(errors[1], TrainingDiverged) and states[1] is None
+  assert "NaN/Inf" in str(errors[1])
+  solo, _ = solo_runs
+  for i in (0, 2):
+    assert errors[i] is None
+    _assert_same_params(states[i], solo[i], rtol=2e-5, atol=2e-6)
+
+
+def test_members_differing_beyond_hparams_and_seed_are_refused(tmp_path):
+  configs = _configs()
+  configs[2] = load("vae.py:toy2d", **_SHORT, model__latent_dim=3)
+  with pytest.raises(ConfigError, match="model.latent_dim"):
+    runner.train_members(configs, [str(tmp_path / str(i)) for i in range(3)], mode="vmap")
