@@ -1,10 +1,12 @@
 """The `genjax` command: train, eval, sample, translate, report. A user error is one line, exit 2.
 
   genjax train  --config=configs/vae.py:sprites --workdir=runs/x [--config.hparams.beta=4 ...]
-  genjax eval   --workdir=runs/x --evals=elbo,recon
+  genjax eval   --workdir=runs/x --evals=elbo,recon [--config.evals.NAME.KEY=v ...]
   genjax sample --workdir=runs/x --num=64 [--label=3] [--sampler=ddim --steps=50]
   genjax translate --workdir=runs/p2p --input=images.npz
-  genjax report --workdir=runs/x
+  genjax report --workdir=runs/x            (or --sweep=runs/study)
+  genjax sweep  --sweep=experiments/study/sweep.py --workdir=runs/study \
+                --launcher=local|vectorized|slurm [--config.train.num_steps=2000 ...]
 """
 from __future__ import annotations
 
@@ -29,6 +31,20 @@ flags.DEFINE_float("eta", None, "DDIM eta for `sample` (0 = deterministic)")
 flags.DEFINE_string("input", None, "images to translate: an .npz (array 'x' or the first one) or a "
                     "folder of PNG/JPEG files")
 flags.DEFINE_string("direction", "AtoB", "translation direction for `translate`: AtoB or BtoA")
+flags.DEFINE_string("sweep", None, "`sweep`: the sweep file; `report`: a sweep's root directory")
+flags.DEFINE_string("launcher", "local", "`sweep`: local, vectorized or slurm")
+flags.DEFINE_integer("parallel", 1, "`sweep --launcher=local`: members trained at once (processes)")
+flags.DEFINE_string("population_mode", "auto", "`sweep --launcher=vectorized`: vmap, loop or auto "
+                    "(time both on the first calls, keep the faster)")
+flags.DEFINE_string("slurm_cluster", "slurm", "`sweep --launcher=slurm`: slurm, or local to run "
+                    "the job array on this machine through submitit")
+flags.DEFINE_string("slurm_partition", "", "`sweep --launcher=slurm`: the partition")
+flags.DEFINE_integer("slurm_timeout_min", 240, "`sweep --launcher=slurm`: minutes per task "
+                     "before SLURM stops it (it is requeued and resumes)")
+flags.DEFINE_integer("slurm_gpus_per_task", 0, "`sweep --launcher=slurm`: GPUs per member")
+flags.DEFINE_integer("slurm_array_parallelism", 64, "`sweep --launcher=slurm`: tasks at once")
+flags.DEFINE_boolean("slurm_wait", True, "`sweep --launcher=slurm`: wait for the array and "
+                     "summarise (--noslurm_wait submits and returns)")
 
 _OVERRIDE_PREFIX = "--config."
 
@@ -68,8 +84,7 @@ def cmd_train(overrides: dict[str, str]) -> None:
 def cmd_eval(overrides: dict[str, str]) -> None:
   from genjax import evals as gevals  # pylint: disable=g-import-not-at-top
   from genjax.train import session  # pylint: disable=g-import-not-at-top
-  _no_overrides(overrides, "eval")
-  run, ctx = session.load_trained(_require_flag("workdir"))
+  run, ctx = session.load_trained(_require_flag("workdir"), overrides=overrides)
   names = FLAGS.evals.split(",") if FLAGS.evals else list(run.config.evals)
   results = gevals.run_evals(ctx, gevals.resolve([n.strip() for n in names if n.strip()],
                                                  run.config.evals))
@@ -85,9 +100,10 @@ def cmd_sample(overrides: dict[str, str]) -> None:
   _no_overrides(overrides, "sample")
   if FLAGS.num <= 0:
     raise GenjaxError(f"--num={FLAGS.num} must be a positive number of samples")
-  sampling = {k: str(v) for k, v in (("sampler", FLAGS.sampler), ("sample_steps", FLAGS.steps),
-                                      ("eta", FLAGS.eta)) if v is not None}
-  run, ctx = session.load_trained(_require_flag("workdir"), model_overrides=sampling)
+  sampling = {f"model.{k}": str(v) for k, v in (
+      ("sampler", FLAGS.sampler), ("sample_steps", FLAGS.steps), ("eta", FLAGS.eta))
+              if v is not None}
+  run, ctx = session.load_trained(_require_flag("workdir"), overrides=sampling)
   ctx.require("sample", evaluator="sample")
   cond = None
   if FLAGS.label >= 0:
@@ -148,10 +164,33 @@ def read_images(path: str) -> np.ndarray:
 
 
 def cmd_report(overrides: dict[str, str]) -> None:
-  from genjax.evals import report  # pylint: disable=g-import-not-at-top
   _no_overrides(overrides, "report")
-  path = report.write_report(_require_flag("workdir"))
+  if FLAGS.sweep:
+    from genjax.sweeps import report as sweep_report  # pylint: disable=g-import-not-at-top
+    path = sweep_report.write_sweep_report(FLAGS.sweep)
+  else:
+    from genjax.evals import report  # pylint: disable=g-import-not-at-top
+    path = report.write_report(_require_flag("workdir"))
   print(f"genjax: report written to {path}", flush=True)
+
+
+def cmd_sweep(overrides: dict[str, str]) -> None:
+  """Runs every member of a sweep file; `--config.*` flags apply to all members."""
+  from genjax.sweeps import launch, spec  # pylint: disable=g-import-not-at-top
+  sweep = spec.load_sweep(_require_flag("sweep"), FLAGS.config)
+  slurm = launch.SlurmOptions(
+      cluster=FLAGS.slurm_cluster, partition=FLAGS.slurm_partition,
+      timeout_min=FLAGS.slurm_timeout_min, gpus_per_task=FLAGS.slurm_gpus_per_task,
+      array_parallelism=FLAGS.slurm_array_parallelism, wait=FLAGS.slurm_wait)
+  outcomes = launch.launch(sweep, _require_flag("workdir"), FLAGS.launcher, overrides,
+                           parallel=FLAGS.parallel, population_mode=FLAGS.population_mode,
+                           slurm=slurm)
+  for line in launch.summary_lines(outcomes):
+    print(line, flush=True)
+  failed = sum(o.status == "failed" for o in outcomes)
+  if failed:
+    raise GenjaxError(f"{failed} of {len(outcomes)} sweep members failed (reasons above); fix "
+                      "them and rerun the same command: finished members are skipped")
 
 
 def _no_overrides(overrides, command):
@@ -160,7 +199,7 @@ def _no_overrides(overrides, command):
 
 
 _RUN = {"train": cmd_train, "eval": cmd_eval, "sample": cmd_sample, "translate": cmd_translate,
-        "report": cmd_report}
+        "report": cmd_report, "sweep": cmd_sweep}
 
 
 def _parse(argv: list[str]) -> tuple[list[str], dict[str, str]]:

@@ -169,6 +169,28 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]
       node[leaf] = value
 
 
+def set_eval_option(config: ml_collections.ConfigDict, key: str, text: Any) -> None:
+  """Sets `evals.NAME.OPTION` for an evaluation of a trained run, creating what is absent.
+
+  Evaluator options are read with defaults (`cfg.get('k', 1000)`), so most are not in the
+  config; an unknown NAME becomes an evaluator of that type. Values parse as literals.
+  """
+  parts = key.split(".")
+  if len(parts) != 3 or parts[0] != "evals":
+    raise ConfigError(f"config.{key}: evaluation options are written config.evals.NAME.OPTION")
+  _, name, option = parts
+  if name not in config.evals:
+    config.evals[name] = ml_collections.ConfigDict({"type": name})
+  if option in config.evals[name]:
+    apply_overrides(config, {key: text})
+    return
+  try:
+    value = ast.literal_eval(text) if isinstance(text, str) else text
+  except (ValueError, SyntaxError):
+    value = text
+  config.evals[name][option] = value
+
+
 def _suggest(key: str, known: dict[str, Any]) -> str:
   close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
   return f"; did you mean 'config.{close[0]}'?" if close else "; see the config file for the known keys"

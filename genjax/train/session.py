@@ -16,7 +16,7 @@ from genjax import config as gconfig
 from genjax import data as gdata
 from genjax import models
 from genjax.data.base import Source
-from genjax.errors import CheckpointError
+from genjax.errors import CheckpointError, ConfigError
 from genjax.evals.context import EvalContext
 from genjax.train import parallel
 from genjax.train.checkpoint import Checkpointer
@@ -107,13 +107,18 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
                  abstract_acc=jax.eval_shape(lambda: init_accumulator(names)), metric_names=names)
 
 
-def load_trained(workdir: str, model_overrides: dict | None = None) -> tuple[Session, EvalContext]:
+# What may change for a use of a trained run: how a diffusion model samples.
+_SAMPLING_KEYS = ("model.sampler", "model.sample_steps", "model.eta")
+
+
+def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, EvalContext]:
   """The session and an evaluation context for the latest checkpoint of a run directory.
 
   Args:
     workdir: the run directory.
-    model_overrides: config.model keys to change for this use only (e.g. a diffusion
-      model's sampler and step count); they must not change the parameter shapes.
+    overrides: dotted config keys to change for this use only: a diffusion model's
+      sampler, step count and eta, or `evals.NAME.OPTION` (an evaluator's protocol
+      size). The checkpoint is still matched against the saved config's fingerprint.
   """
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
@@ -121,8 +126,14 @@ def load_trained(workdir: str, model_overrides: dict | None = None) -> tuple[Ses
   with open(path) as f:
     config = gconfig.from_json(f.read())
   fingerprint = gconfig.fingerprint(config)
-  for key, value in (model_overrides or {}).items():
-    gconfig.apply_overrides(config, {f"model.{key}": value})
+  for key, value in (overrides or {}).items():
+    if not (key.startswith("evals.") or key in _SAMPLING_KEYS):
+      raise ConfigError(f"config.{key} cannot change after training; only config.evals.* (and "
+                        "the sampling flags) may be set for a trained run")
+    if key.startswith("evals."):
+      gconfig.set_eval_option(config, key, value)
+    else:
+      gconfig.apply_overrides(config, {key: value})
   session = open_session(config, workdir)
   checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint)
   try:

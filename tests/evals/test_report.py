@@ -12,7 +12,7 @@ from genjax import evals as gevals
 from genjax.errors import CheckpointError, ConfigError
 from genjax.evals import report
 from genjax.train import runner, session
-from tests.conftest import load
+from tests.conftest import load, run_cli
 
 # Small settings: each evaluator costs a compile and a few batches of the 16x16 smoke VAE.
 EVALS = {
@@ -79,3 +79,23 @@ def test_outliers_refuses_an_ood_set_the_model_was_trained_on(evaluated):
   _, ctx = session.load_trained(workdir)
   with pytest.raises(ConfigError, match="trained on 'sprites'"):
     gevals.EVALUATORS["outliers"](ctx, ml_collections.ConfigDict({"ood": "sprites"}))
+
+
+def test_eval_options_are_set_for_one_evaluation_only(evaluated):
+  """`genjax eval --config.evals.NAME.OPTION=v` changes the protocol, never the run."""
+  workdir, _ = evaluated
+  result = run_cli("eval", f"--workdir={workdir}", "--evals=outliers_small",
+                   "--config.evals.outliers_small.type=outliers",
+                   "--config.evals.outliers_small.num_examples=64",
+                   "--config.evals.outliers_small.ood=noise")
+  assert result.returncode == 0, result.stderr
+  with open(os.path.join(workdir, "evals", "outliers_small.json")) as f:
+    record = json.load(f)
+  assert record["settings"] == {"type": "outliers", "num_examples": 64, "ood": "noise"}
+  with open(os.path.join(workdir, "config.json")) as f:
+    assert "outliers_small" not in json.load(f)["evals"]
+  refused = run_cli("eval", f"--workdir={workdir}", "--config.data.batch_size=3")
+  assert refused.returncode == 2
+  assert refused.stderr.strip() == ("genjax: error: config.data.batch_size cannot change after "
+                                    "training; only config.evals.* (and the sampling flags) may be "
+                                    "set for a trained run")

@@ -1,0 +1,1 @@
+"""Sweeps: a study's members (config overrides) run by a launcher, each into its own run dir."""

@@ -1,0 +1,79 @@
+"""A sweep file and its members.
+
+`experiments/<study>/sweep.py` defines
+
+  CONFIG = "configs/vae.py:sprites32"      # the base config (`--config` may replace it)
+  def get_sweep() -> list[dict]:            # one dict of dotted overrides per member
+    return [{"hparams.beta": b, "seed": s} for b in (1, 4) for s in range(3)]
+
+Each member trains into `<root>/<name>`, its name spelled from its overrides
+(`beta=4_seed=1`), so relaunching a sweep finds the same directories again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import re
+
+from genjax.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+  """One run of a sweep: its directory name and its config overrides."""
+  name: str
+  overrides: dict
+
+  def all_overrides(self, base: dict) -> dict:
+    """The sweep-wide overrides (from the command line), then the member's own."""
+    return {**base, **self.overrides}
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+  path: str
+  config: str
+  members: tuple[Member, ...]
+
+
+def load_sweep(path: str, config: str | None = None) -> Sweep:
+  """Reads a sweep file; `config` (from --config) replaces the file's CONFIG."""
+  if not os.path.isfile(path):
+    raise ConfigError(f"sweep file '{path}' not found; pass --sweep=experiments/<study>/sweep.py")
+  module_spec = importlib.util.spec_from_file_location("genjax_user_sweep", path)
+  module = importlib.util.module_from_spec(module_spec)
+  try:
+    module_spec.loader.exec_module(module)
+  except SyntaxError as e:
+    raise ConfigError(f"sweep file '{path}' has a syntax error at line {e.lineno}: {e.msg}") from None
+  if not hasattr(module, "get_sweep"):
+    raise ConfigError(f"sweep file '{path}' defines no get_sweep(); add one returning a list of "
+                      "override dicts")
+  config = config or getattr(module, "CONFIG", None)
+  if not config:
+    raise ConfigError(f"sweep file '{path}' sets no CONFIG; add CONFIG = 'configs/<family>.py:"
+                      "<variant>' or pass --config")
+  overrides = list(module.get_sweep())
+  if not overrides or not all(isinstance(o, dict) for o in overrides):
+    raise ConfigError(f"get_sweep() in '{path}' must return a non-empty list of dicts of "
+                      "dotted config overrides")
+  members = tuple(Member(member_name(o), dict(o)) for o in overrides)
+  names = [m.name for m in members]
+  if len(set(names)) != len(names):
+    twice = sorted({n for n in names if names.count(n) > 1})
+    raise ConfigError(f"get_sweep() in '{path}' lists the same member twice: {twice[:3]}")
+  return Sweep(path=path, config=config, members=members)
+
+
+def member_name(overrides: dict) -> str:
+  """{'hparams.beta': 4.0, 'seed': 1} -> 'beta=4_seed=1' (the last key part, a short value)."""
+  if not overrides:
+    return "base"
+  parts = []
+  for key, value in overrides.items():
+    if isinstance(value, float) and value.is_integer():
+      value = int(value)
+    text = str(value).replace(" ", "")
+    parts.append(f"{key.rpartition('.')[2]}={text}")
+  return re.sub(r"[^A-Za-z0-9=._,+-]", "-", "_".join(parts))
