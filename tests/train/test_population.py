@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from genjax.errors import ConfigError, TrainingDiverged
 from genjax.models import vae
 from genjax.train import runner
-from tests.conftest import load, read_metrics
+from tests.conftest import ROOT, load, read_metrics
 
 _SHORT = dict(train__num_steps=40, train__steps_per_call=5, train__log_every=10,
               train__checkpoint_every=20, train__eval_every=0, train__figure_every=0)
@@ -98,3 +100,14 @@ def test_members_differing_beyond_hparams_and_seed_are_refused(tmp_path):
   configs[2] = load("vae.py:toy2d", **_SHORT, model__latent_dim=3)
   with pytest.raises(ConfigError, match="model.latent_dim"):
     runner.train_members(configs, [str(tmp_path / str(i)) for i in range(3)], mode="vmap")
+
+
+def test_population_sharded_over_four_devices_equals_solo_runs(tmp_path):
+  script = os.path.join(ROOT, "tests", "train", "four_device_population.py")
+  out = subprocess.run([sys.executable, script, os.path.join(ROOT, "configs", "vae.py:toy2d"),
+                        str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  assert out.returncode == 0, out.stderr[-2000:]
+  result = json.loads(out.stdout.strip().splitlines()[-1])
+  assert result["devices"] == 4 and result["population_sharded"] and not result["errors"]
+  assert result["max_abs_diff"] < 1e-5
