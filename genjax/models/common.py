@@ -27,9 +27,15 @@ def gradient_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, stat
       state.params, batch, step_rng, hp)
   updates, opt_state = optimizer.update(grads, state.opt_state["main"], state.params)
   params = optax.apply_updates(state.params, updates)
-  metrics = dict(metrics, lr=opt_state.hyperparams["learning_rate"] if hasattr(
-      opt_state, "hyperparams") else _find_lr(opt_state))
+  metrics = dict(metrics, lr=learning_rate(opt_state))
   return state.replace(step=state.step + 1, params=params, opt_state={"main": opt_state}), metrics
+
+
+def learning_rate(opt_state) -> jax.Array:
+  """The current learning rate of an optimiser built by genjax.train.optim.make_optimizer."""
+  if hasattr(opt_state, "hyperparams"):
+    return opt_state.hyperparams["learning_rate"]
+  return _find_lr(opt_state)
 
 
 def _find_lr(opt_state) -> jax.Array:
