@@ -1,8 +1,8 @@
 """The input pipeline: shuffled, repeated, per-host batches from a Source, checkpointable.
 
 Indices, not records, flow through grain: shuffle (reshuffled every epoch from the seed),
-repeat forever, keep this host's share (every process_count-th index), batch, and only
-then ask the source for the whole batch at once. A background thread renders the next
+repeat forever, batch into global batches, keep this host's contiguous slice of each, and
+only then ask the source for that slice at once. A background thread renders the next
 batches while the device trains. `get_state()` is exact: a restored iterator yields what
 the uninterrupted one would have.
 """
@@ -32,10 +32,15 @@ class TrainBatches:
       raise ConfigError(
           f"data.batch_size={global_batch_size} exceeds the {len(source)} training examples of "
           f"'{source.info.name}'; lower data.batch_size")
+    # Batch the global index stream, then keep this host's contiguous slice: global batch k
+    # holds the same examples in the same order for any process count (per-example noise is
+    # drawn by position, so a strided split would change the numbers), and the iterator
+    # state (a global batch count) is the same on every host and for any process count.
+    local = global_batch_size // process_count
+    lo = process_index * local
     indices = grain.MapDataset.range(len(source)).shuffle(seed=seed).repeat()
-    local = indices[process_index::process_count]
-    batches = local.batch(global_batch_size // process_count, drop_remainder=True)
-    batches = batches.map(lambda idx: source.get_batch(np.asarray(idx)))
+    batches = indices.batch(global_batch_size, drop_remainder=True)
+    batches = batches.map(lambda idx: source.get_batch(np.asarray(idx)[lo:lo + local]))
     self._iterator = iter(ThreadPrefetchIterDataset(
         batches.to_iter_dataset(), prefetch_buffer_size=_PREFETCH_BATCHES))
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import orbax.checkpoint as ocp
 
 from genjax.errors import CheckpointError
@@ -80,4 +81,6 @@ class Checkpointer:
                     str(error).splitlines()[0][:200], target)
     print(f"genjax: warning: checkpoint step {step} is unreadable; moved to {target}, "
           "using the previous complete step", flush=True)
+    if jax.process_count() > 1:  # no host may list the steps again before process 0 moved it
+      multihost_utils.sync_global_devices(f"genjax_set_aside_{step}")
     self._manager.reload()

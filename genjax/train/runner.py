@@ -180,7 +180,8 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
 
   try:
     with stop:
-      while step < t.num_steps and not stop.requested and _any_alive(members):
+      stopping = False
+      while step < t.num_steps and not stopping and _any_alive(members):
         batches = [m.batches.next_stacked(t.steps_per_call) for m in members]
         packed = chooser.step(packed, batches, [m.error is None for m in members])
         step += t.steps_per_call
@@ -191,11 +192,12 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
             packed = chooser.stepper.map_accs(packed, reset_window)
         evals_due = t.eval_every and (step % t.eval_every == 0 or final)
         figures_due = t.figure_every and (step % t.figure_every == 0 or final)
-        save_due = step % t.checkpoint_every == 0 or final or stop.requested
+        stopping = stop.agreed()
+        save_due = step % t.checkpoint_every == 0 or final or stopping
         if evals_due or figures_due or save_due:
           _at_interval(members, chooser.stepper.unpack(packed), step, eval_names,
                        evals_due, figures_due, save_due)
-      if stop.requested:
+      if stopping:
         for m in members:
           m.checkpointer.wait()
         print(f"genjax: stopped by signal at step {step}; checkpoint saved, rerun the same "
@@ -332,6 +334,14 @@ class _StopSignal:
     del frame
     self.requested = True
     print(f"genjax: received signal {signum}; saving a checkpoint at the current step", flush=True)
+
+  def agreed(self) -> bool:
+    """Whether any process was signalled: hosts may see a signal at different steps, and
+    all of them must stop (and save) at the same one or the collective save hangs."""
+    if jax.process_count() == 1:
+      return self.requested
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    return bool(np.any(multihost_utils.process_allgather(np.asarray(self.requested))))
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
