@@ -1,0 +1,120 @@
+"""A population of 8 members trained vectorised against the same 8 trained one after another.
+
+  python benchmarks/population.py                    # toy2d VAE, toy2d GAN, sprites32 beta-VAE
+  python benchmarks/population.py --cases vae_toy2d --members 8 --rounds 20
+
+Both contenders are the runner's own steppers (genjax/train/population.py): `vmap` (one
+program over the stacked states) and `loop` (one compiled solo step called per member),
+fed the same fixed batches (data loading excluded). They alternate call by call, so load
+from other processes hits both; each figure is a median over rounds. Per case it prints
+the total member-steps/s of each, their ratio (vmap over loop: above 1, vmap is faster),
+which one `--population_mode=auto` would keep, and the compiled programs' memory
+(arguments + outputs + temporaries, from XLA's memory analysis) for the population.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import jax  # noqa: E402
+
+from genjax import config as gconfig  # noqa: E402
+from genjax.train import population, runner, session  # noqa: E402
+
+CASES = {  # name: (config, overrides): small MLPs, and the convolutional beta-VAE
+    "vae_toy2d": ("configs/vae.py:toy2d", {"model.widths": (64, 64), "data.batch_size": 64}),
+    "gan_toy2d": ("configs/gan.py:ring8", {"data.batch_size": 64}),
+    "vae_sprites32": ("configs/vae.py:sprites32", {}),
+}
+
+
+def emit(**record) -> None:
+  print(json.dumps(record), flush=True)
+
+
+def _memory_bytes(jitted, *args) -> int:
+  analysis = jitted.lower(*args).compile().memory_analysis()
+  if analysis is None:
+    return -1
+  return int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+             + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
+
+
+def bench_case(name: str, members: int, rounds: int, steps_per_call: int) -> None:
+  spec, overrides = CASES[name]
+  overrides = dict(overrides, **{"train.steps_per_call": steps_per_call,
+                                 "train.log_every": steps_per_call,
+                                 "train.checkpoint_every": steps_per_call,
+                                 "train.eval_every": 0, "train.figure_every": 0})
+  configs = [gconfig.load_config(os.path.join(ROOT, spec), dict(
+      overrides, **{"seed": i, "hparams.beta": 1.0 + i} if "vae" in name else {"seed": i}))
+             for i in range(members)]
+  lead = session.open_session(configs[0], "/tmp/genjax_bench_population")
+  sessions = [lead] + [lead.for_member(c, "/tmp/unused") for c in configs[1:]]
+  host_states = [jax.device_get((s.init_state(), s.init_acc())) for s in sessions]
+  fresh = lambda: [jax.tree.map(jax.numpy.asarray, hs) for hs in host_states]  # donated below
+  from genjax.data import pipeline  # pylint: disable=g-import-not-at-top
+  batches = [pipeline.TrainBatches(s.train, s.config.data.batch_size, s.config.seed)
+             .next_stacked(steps_per_call) for s in sessions]
+  rngs, hps = [s.rng(1) for s in sessions], [s.hp for s in sessions]
+  multistep = runner.make_multistep(lead.family.train_step)
+  vmap = population.VmapStepper(multistep, lead.mesh, members)
+  loop = population.LoopStepper(multistep, lead.mesh)
+  v_inputs = vmap.stacked_inputs(rngs, hps)
+  packed = {"vmap": vmap.pack(fresh()), "loop": loop.pack(fresh())}
+  steppers = {"vmap": (vmap, v_inputs), "loop": (loop, (rngs, hps))}
+  alive = [True] * members
+  compile_s, times = {}, {"vmap": [], "loop": []}
+  for key, (stepper, (r, h)) in steppers.items():
+    start = time.perf_counter()
+    packed[key] = jax.block_until_ready(stepper(packed[key], batches, r, h, alive))
+    compile_s[key] = time.perf_counter() - start
+  for _ in range(rounds):
+    for key, (stepper, (r, h)) in steppers.items():
+      start = time.perf_counter()
+      packed[key] = jax.block_until_ready(stepper(packed[key], batches, r, h, alive))
+      times[key].append(time.perf_counter() - start)
+  member_steps = members * steps_per_call
+  rate = {k: member_steps / float(np.median(v)) for k, v in times.items()}
+  states = fresh()
+  stacked = population.stack([s for s, _ in states])
+  stacked_acc = population.stack([a for _, a in states])
+  host_batches = {k: np.stack([b[k] for b in batches]) for k in batches[0]}
+  vmap_mem = _memory_bytes(jax.jit(jax.vmap(multistep)), stacked, host_batches, v_inputs[0],
+                           v_inputs[1], stacked_acc)
+  solo_mem = _memory_bytes(jax.jit(multistep), states[0][0], batches[0], rngs[0], hps[0],
+                           states[0][1])
+  emit(case=name, config=spec, members=members, steps_per_call=steps_per_call, rounds=rounds,
+       backend=jax.default_backend(), devices=jax.device_count(),
+       vmap_member_steps_per_s=round(rate["vmap"], 1),
+       loop_member_steps_per_s=round(rate["loop"], 1),
+       ratio_vmap_over_loop=round(rate["vmap"] / rate["loop"], 3),
+       auto_would_pick=max(rate, key=rate.get),
+       compile_s={k: round(v, 2) for k, v in compile_s.items()},
+       memory_mb={"vmap_population": round(vmap_mem / 2**20, 2),
+                  "loop_one_member_at_a_time": round(solo_mem / 2**20, 2)})
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--cases", default=",".join(CASES))
+  parser.add_argument("--members", type=int, default=8)
+  parser.add_argument("--rounds", type=int, default=15)
+  parser.add_argument("--steps_per_call", type=int, default=0,
+                      help="0: 20 for the MLP cases, 1 for convolutions (see runner.make_multistep)")
+  args = parser.parse_args()
+  for name in args.cases.split(","):
+    spc = args.steps_per_call or (1 if "sprites" in name else 20)
+    bench_case(name, args.members, args.rounds, spc)
+
+
+if __name__ == "__main__":
+  main()
