@@ -62,7 +62,10 @@ def step_flops(side: int, in_ch: int, ch: int, hidden: int, latent: int, batch: 
 
 
 def matmul_peak(n: int = 2048, repeats: int = 5) -> dict:
-  """Best float32 GFLOP/s of an n x n matmul, in XLA and in numpy's BLAS."""
+  """Best float32 GFLOP/s of an n x n matmul, in XLA and in numpy's BLAS (n = 8192 on a GPU,
+  at XLA's default float32 precision there)."""
+  if jax.default_backend() == "gpu":
+    n = 8192
   a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
   dot = jax.jit(jnp.dot)
   aj = jnp.asarray(a)
@@ -149,13 +152,14 @@ def torch_vae(torch, ch=32, hidden=256, latent=10):
 class TorchStep:
   """A PyTorch train step (zero_grad, loss, backward, Adam), eager or under torch.compile."""
 
-  def __init__(self, torch, x_BHWC: np.ndarray, compiled: bool, threads: int):
+  def __init__(self, torch, x_BHWC: np.ndarray, compiled: bool, threads: int,
+               device: str = "cpu"):
     torch.manual_seed(0)
-    self.torch, self.threads = torch, threads
-    self.model = torch_vae(torch)
+    self.torch, self.threads, self.cuda = torch, threads, device == "cuda"
+    self.model = torch_vae(torch).to(device)
     self.opt = torch.optim.Adam(self.model.parameters(), lr=LR)
     self.loss = torch.compile(self.model) if compiled else self.model
-    self.x = torch.from_numpy(np.ascontiguousarray(x_BHWC.transpose(0, 3, 1, 2)))
+    self.x = torch.from_numpy(np.ascontiguousarray(x_BHWC.transpose(0, 3, 1, 2))).to(device)
     self.compile_s = _seconds(lambda: self.run(1)) if compiled else 0.0
 
   def run(self, n: int) -> list[tuple[float, float]]:
@@ -170,6 +174,8 @@ class TorchStep:
     self.opt.zero_grad(set_to_none=True)
     self.loss(self.x).backward()
     self.opt.step()
+    if self.cuda:  # time the work, not its launch
+      self.torch.cuda.synchronize()
 
 
 def interleave(contenders: dict, rounds: int, block: int, warmup: int = 3) -> dict:
@@ -228,6 +234,7 @@ def summarise(name: str, blocks: list, ref: list | None, flops: int, peak: float
 
 
 def main() -> None:
+  global BATCH  # --batch replaces the default for every contender
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--rounds", type=int, default=10)
   parser.add_argument("--block", type=int, default=5)
@@ -235,7 +242,11 @@ def main() -> None:
                       help="also time each earlier layer variant of benchmarks/conv_variants.py")
   parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
   parser.add_argument("--no-input", action="store_true", help="skip the input-pipeline timing")
+  parser.add_argument("--batch", type=int, default=BATCH, help="examples per step (64 as in the "
+                      "papers; larger shows a GPU's throughput)")
   args = parser.parse_args()
+  BATCH = args.batch
+  on_gpu = jax.default_backend() == "gpu"
 
   # The cores this process may use (`taskset` narrows them; os.cpu_count() would not see it).
   cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -260,15 +271,18 @@ def main() -> None:
   except ImportError:
     torch = None
     env["torch"] = "not installed: pip install -e .[bench]"
+  device = "cuda" if on_gpu and torch is not None and torch.cuda.is_available() else "cpu"
   if torch is not None:
     torch.set_num_threads(cpus)
-    env.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
-    contenders["torch_eager"] = TorchStep(torch, x_BHWC, compiled=False, threads=cpus)
-    # One thread cannot lose time to OpenMP barriers when other processes hold the cores.
-    contenders["torch_eager_1thread"] = TorchStep(torch, x_BHWC, compiled=False, threads=1)
+    env.update(torch=torch.__version__, torch_threads=torch.get_num_threads(), torch_device=device)
+    contenders["torch_eager"] = TorchStep(torch, x_BHWC, compiled=False, threads=cpus,
+                                          device=device)
+    if device == "cpu":  # one thread cannot lose time to OpenMP barriers under load
+      contenders["torch_eager_1thread"] = TorchStep(torch, x_BHWC, compiled=False, threads=1)
     if not args.no_compile:
       try:
-        contenders["torch_compile"] = TorchStep(torch, x_BHWC, compiled=True, threads=cpus)
+        contenders["torch_compile"] = TorchStep(torch, x_BHWC, compiled=True, threads=cpus,
+                                                device=device)
         compile_s["torch_compile"] = contenders["torch_compile"].compile_s
       except Exception as e:  # inductor needs a working C++ toolchain
         env["torch_compile"] = f"failed: {type(e).__name__}: {str(e)[:200]}"
