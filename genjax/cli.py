@@ -32,6 +32,8 @@ flags.DEFINE_string("input", None, "images to translate: an .npz (array 'x' or t
                     "folder of PNG/JPEG files")
 flags.DEFINE_string("direction", "AtoB", "translation direction for `translate`: AtoB or BtoA")
 flags.DEFINE_string("sweep", None, "`sweep`: the sweep file; `report`: a sweep's root directory")
+flags.DEFINE_string("members", None, "`sweep`: run only the members whose name matches this "
+                    "regular expression (e.g. 'beta=4_')")
 flags.DEFINE_string("launcher", "local", "`sweep`: local, vectorized or slurm")
 flags.DEFINE_integer("parallel", 1, "`sweep --launcher=local`: members trained at once (processes)")
 flags.DEFINE_string("population_mode", "auto", "`sweep --launcher=vectorized`: vmap, loop or auto "
@@ -177,7 +179,7 @@ def cmd_report(overrides: dict[str, str]) -> None:
 def cmd_sweep(overrides: dict[str, str]) -> None:
   """Runs every member of a sweep file; `--config.*` flags apply to all members."""
   from genjax.sweeps import launch, spec  # pylint: disable=g-import-not-at-top
-  sweep = spec.load_sweep(_require_flag("sweep"), FLAGS.config)
+  sweep = spec.load_sweep(_require_flag("sweep"), FLAGS.config, FLAGS.members)
   slurm = launch.SlurmOptions(
       cluster=FLAGS.slurm_cluster, partition=FLAGS.slurm_partition,
       timeout_min=FLAGS.slurm_timeout_min, gpus_per_task=FLAGS.slurm_gpus_per_task,

@@ -55,7 +55,8 @@ def launch(sweep: Sweep, root: str, launcher: str, base_overrides: dict, paralle
   os.makedirs(root, exist_ok=True)
   _write_json(os.path.join(root, SWEEP_FILE), {
       "sweep": sweep.path, "config": sweep.config, "base_overrides": base_overrides,
-      "members": [{"name": m.name, "overrides": m.overrides} for m in sweep.members]})
+      "members": [{"name": m.name, "overrides": m.overrides}
+                  for m in sweep.listed or sweep.members]})
   outcomes: dict[str, Outcome] = {}
   todo: list[tuple[Member, object, str]] = []
   for member in sweep.members:

@@ -51,8 +51,9 @@ def write_sweep_report(root: str) -> str:
   done = [r for r in rows if r["status"] in ("done", "running")]
   if axis and eval_metrics and done:
     figures.append(_draw_curves(root, done, axis, groups, eval_metrics))
-  if groups and eval_metrics and done:
-    figures.append(_draw_boxes(root, done, groups, eval_metrics))
+  box_groups = _box_groups(rows, swept)
+  if box_groups and eval_metrics and done:
+    figures.append(_draw_boxes(root, done, box_groups, eval_metrics))
   path = os.path.join(root, "sweep_report.md")
   with open(path, "w") as f:
     f.write("\n".join(_markdown(root, rows, swept, axis, groups, eval_metrics, figures)) + "\n")
@@ -101,12 +102,18 @@ def _last_train_metrics(workdir: str) -> dict:
 
 
 def _axes(rows: list[dict], swept: list[str]) -> tuple[str | None, list[str]]:
-  """The x axis (the numeric swept key with most values, not the seed) and the group keys."""
-  candidates = [k for k in swept if k not in _SEED_KEYS]
-  numeric = [k for k in candidates if all(_is_number(r.get(k)) for r in rows if k in r)]
-  axis = max(numeric, key=lambda k: len({r.get(k) for r in rows}), default=None)
-  groups = [k for k in candidates if k != axis]
-  return axis, groups
+  """The x axis (the numeric swept key every member sets, with most values, not the seed)
+  and the other keys every member sets (one curve per combination)."""
+  candidates = [k for k in swept if k not in _SEED_KEYS and all(k in r for r in rows)]
+  numeric = [k for k in candidates if all(_is_number(r[k]) for r in rows)]
+  axis = max(numeric, key=lambda k: len({r[k] for r in rows}), default=None)
+  return axis, [k for k in candidates if k != axis]
+
+
+def _box_groups(rows: list[dict], swept: list[str]) -> list[str]:
+  """Non-numeric swept settings (e.g. model.objective): one box per value."""
+  return [k for k in swept if k not in _SEED_KEYS
+          and not all(_is_number(r.get(k)) for r in rows if k in r)]
 
 
 def _series(rows, axis, groups, metric):
@@ -190,6 +197,8 @@ def _markdown(root, rows, swept, axis, groups, metrics, figures) -> list[str]:
       reason = (_read_json(os.path.join(root, r["name"], STATUS_FILE)) or {}).get("reason", "")
       lines.append(f"- `{r['name']}`: {reason}")
     lines.append("")
+  if not axis and metrics and _box_groups(rows, swept):  # e.g. one grid per objective
+    groups, axis = _box_groups(rows, swept)[:-1], _box_groups(rows, swept)[-1]
   if axis and metrics:
     header = [*groups, axis, "n", *metrics]
     lines += ["Mean ± standard deviation over seeds:", "",

@@ -34,11 +34,13 @@ class Member:
 class Sweep:
   path: str
   config: str
-  members: tuple[Member, ...]
+  members: tuple[Member, ...]  # the ones to run (all, or those --members picks)
+  listed: tuple[Member, ...] = ()  # every member of the file: the sweep the report covers
 
 
-def load_sweep(path: str, config: str | None = None) -> Sweep:
-  """Reads a sweep file; `config` (from --config) replaces the file's CONFIG."""
+def load_sweep(path: str, config: str | None = None, members: str | None = None) -> Sweep:
+  """Reads a sweep file; `config` (from --config) replaces the file's CONFIG, and `members`
+  (a regular expression, from --members) keeps only the members whose name it matches."""
   if not os.path.isfile(path):
     raise ConfigError(f"sweep file '{path}' not found; pass --sweep=experiments/<study>/sweep.py")
   module_spec = importlib.util.spec_from_file_location("genjax_user_sweep", path)
@@ -58,12 +60,22 @@ def load_sweep(path: str, config: str | None = None) -> Sweep:
   if not overrides or not all(isinstance(o, dict) for o in overrides):
     raise ConfigError(f"get_sweep() in '{path}' must return a non-empty list of dicts of "
                       "dotted config overrides")
-  members = tuple(Member(member_name(o), dict(o)) for o in overrides)
-  names = [m.name for m in members]
+  pattern = members
+  all_members = listed = tuple(Member(member_name(o), dict(o)) for o in overrides)
+  names = [m.name for m in all_members]
   if len(set(names)) != len(names):
     twice = sorted({n for n in names if names.count(n) > 1})
     raise ConfigError(f"get_sweep() in '{path}' lists the same member twice: {twice[:3]}")
-  return Sweep(path=path, config=config, members=members)
+  if pattern:
+    try:
+      chosen = tuple(m for m in all_members if re.search(pattern, m.name))
+    except re.error as e:
+      raise ConfigError(f"--members={pattern!r} is not a regular expression: {e}") from None
+    if not chosen:
+      raise ConfigError(f"--members={pattern!r} matches none of the {len(all_members)} members "
+                        f"(e.g. '{all_members[0].name}')")
+    all_members = chosen
+  return Sweep(path=path, config=config, members=all_members, listed=listed)
 
 
 def member_name(overrides: dict) -> str:
