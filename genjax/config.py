@@ -21,6 +21,17 @@ import ml_collections
 from genjax.errors import ConfigError
 
 SECTIONS = ("seed", "data", "model", "hparams", "optim", "train", "evals")
+# Keys a config may lack, with the value an absent key means. They live only in the configs
+# that set them (so adding one here changes no other config's fingerprint or checkpoints);
+# `--config.KEY=v` adds one to a config without it. Read them with `optional(config, KEY)`.
+OPTIONAL = {
+    "data.resample": "none",  # 'latent_density': debias by the latent density (data/resample.py)
+    "data.resample_every": 500,  # steps between two re-estimates of the sampling weights
+    "data.resample_alpha": 1.0,  # smoothing added to each dimension's histogram density
+    "data.resample_bins": 10,  # histogram bins per latent dimension
+    "data.rare_class": -1,  # a class to make rare in the training split (-1 = none)
+    "data.rare_fraction": 0.02,  # the share of that class's training examples kept
+}
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)
 
@@ -100,7 +111,18 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.steps_per_call": (_positive, "a positive integer"),
     "train.keep_checkpoints": (_positive, "a positive integer"),
     "train.num_figure_samples": (_positive, "a positive integer"),
+    "data.resample": (_in("none", "latent_density"), "'none' or 'latent_density'"),
+    "data.resample_every": (_positive, "a positive integer"),
+    "data.resample_alpha": (_non_negative, ">= 0"),
+    "data.resample_bins": (_positive, "a positive integer"),
+    "data.rare_class": (lambda v: v >= -1, ">= 0, or -1 for none"),
+    "data.rare_fraction": (lambda v: 0 <= v <= 1, "in [0, 1]"),
 }
+
+
+def optional(config: ml_collections.ConfigDict, key: str) -> Any:
+  """config's dotted `key` (one of OPTIONAL), or the default an absent key means."""
+  return flatten(config).get(key, OPTIONAL[key])
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -122,6 +144,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(
         f"config.train.log_every={t.log_every} must be a multiple of "
         f"train.steps_per_call={t.steps_per_call}")
+  if optional(config, "data.resample") != "none":
+    every = optional(config, "data.resample_every")
+    if every % t.steps_per_call:
+      raise ConfigError(f"config.data.resample_every={every} must be a multiple of "
+                        f"train.steps_per_call={t.steps_per_call}")
   for key in ("checkpoint_every", "eval_every", "figure_every"):
     if t[key] % t.steps_per_call:
       raise ConfigError(
@@ -165,9 +192,9 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]
   """Sets each dotted key to its parsed value, refusing unknown keys and wrong types."""
   flat = flatten(config)
   for key, text in overrides.items():
-    if key not in flat:
-      raise ConfigError(f"unknown config key 'config.{key}'{_suggest(key, flat)}")
-    value = _coerce(key, text, flat[key])
+    if key not in flat and key not in OPTIONAL:
+      raise ConfigError(f"unknown config key 'config.{key}'{_suggest(key, {**OPTIONAL, **flat})}")
+    value = _coerce(key, text, flat[key] if key in flat else OPTIONAL[key])
     parent, _, leaf = key.rpartition(".")
     node = config
     for part in parent.split(".") if parent else []:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 
-from genjax.data import digits, sprites, stacked_digits, tfds_source, toy2d, translation
+from genjax.data import digits, rare, sprites, stacked_digits, tfds_source, toy2d, translation
 from genjax.data.base import ArraySource, DatasetInfo, Source
 from genjax.errors import DataError
 
@@ -35,10 +35,10 @@ def load(data_cfg, split: str) -> Source:
   """
   name = str(data_cfg.name)
   if name.startswith("tfds:"):
-    return tfds_source.load(data_cfg, split)
+    return rare.apply(data_cfg, split, tfds_source.load(data_cfg, split))
   if name not in DATASETS:
     close = difflib.get_close_matches(name, DATASETS, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     raise DataError(f"unknown dataset data.name='{name}'; {hint}known: "
                     f"{', '.join(DATASETS)}, or 'tfds:NAME' for a prepared TFDS dataset")
-  return DATASETS[name](data_cfg, split)
+  return rare.apply(data_cfg, split, DATASETS[name](data_cfg, split))

@@ -11,7 +11,7 @@ import ml_collections
 from genjax import config as gconfig
 from genjax.errors import ConfigError
 from genjax.evals import accuracy, class_modes, elbo, modes, nll_bound, recon, translation
-from genjax.evals import likelihood, memorisation, outliers, quality
+from genjax.evals import likelihood, memorisation, outliers, per_class, quality
 from genjax.evals import disentanglement, features, interpolation, traversal
 from genjax.evals.context import EvalContext
 
@@ -27,6 +27,7 @@ EVALUATORS = {
     "modes": modes.run,
     "nll_bound": nll_bound.run,
     "outliers": outliers.run,
+    "per_class": per_class.run,
     "quality": quality.run,
     "recon": recon.run,
     "traversal": traversal.run,

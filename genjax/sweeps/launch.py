@@ -31,7 +31,7 @@ SWEEP_FILE = "sweep.json"
 @dataclasses.dataclass
 class Outcome:
   name: str
-  status: str  # 'done', 'skipped' (finished earlier), 'failed', 'submitted'
+  status: str  # 'done', 'skipped' (finished earlier), 'stopped', 'failed', 'submitted'
   reason: str = ""
 
 
@@ -93,8 +93,8 @@ def read_status(workdir: str) -> dict:
 
 
 def summary_lines(outcomes: list[Outcome]) -> list[str]:
-  counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed",
-                                                                "submitted")}
+  counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "stopped",
+                                                                "failed", "submitted")}
   lines = [f"genjax: sweep: {len(outcomes)} members: " + ", ".join(
       f"{n} {s}" for s, n in counts.items() if n)]
   lines += [f"genjax:   {o.name} failed: {o.reason}" for o in outcomes if o.status == "failed"]
@@ -111,7 +111,15 @@ def train_member(config_spec: str, overrides: dict, workdir: str, name: str) -> 
     state = runner.train_and_evaluate(config, workdir)
   except GenjaxError as e:
     return _failed(workdir, name, str(e))
-  return _done(workdir, name, int(state.step))
+  return _finished(workdir, name, int(state.step), config.train.num_steps)
+
+
+def _finished(workdir: str, name: str, step: int, num_steps: int) -> Outcome:
+  """Done if it reached num_steps; else it was stopped (a signal) and resumes on relaunch."""
+  if step >= num_steps:
+    return _done(workdir, name, step)
+  _write_json(os.path.join(workdir, STATUS_FILE), {"status": "stopped", "step": step})
+  return Outcome(name, "stopped", f"stopped at step {step} of {num_steps}")
 
 
 def _done(workdir: str, name: str, step: int) -> Outcome:
@@ -190,9 +198,10 @@ def _run_vectorized(sweep: Sweep, todo, base_overrides, population_mode: str, **
     except GenjaxError as e:
       outcomes += [_failed(w, m.name, str(e)) for m, w in zip(members, workdirs)]
       continue
-    for member, workdir, state, error in zip(members, workdirs, states, errors):
+    for member, config, workdir, state, error in zip(members, configs, workdirs, states, errors):
       outcomes.append(_failed(workdir, member.name, str(error)) if error is not None
-                      else _done(workdir, member.name, int(state.step)))
+                      else _finished(workdir, member.name, int(state.step),
+                                     config.train.num_steps))
   return outcomes
 
 
@@ -238,7 +247,7 @@ def _run_slurm(sweep: Sweep, todo, base_overrides, slurm: SlurmOptions, **_) -> 
 
 
 def _write_json(path: str, payload: dict) -> None:
-  tmp = path + ".tmp"
+  tmp = f"{path}.{os.getpid()}.tmp"  # several launchers may share a sweep root
   with open(tmp, "w") as f:
     json.dump(payload, f, indent=2, default=list)
   os.replace(tmp, path)

@@ -19,7 +19,7 @@ import numpy as np
 
 from genjax import config as gconfig
 from genjax import evals as gevals
-from genjax.data import pipeline
+from genjax.data import pipeline, resample
 from genjax.errors import CheckpointError, TrainingDiverged
 from genjax.evals.context import EvalContext
 from genjax.train import figures, population
@@ -162,6 +162,7 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
   population.check_compatible(configs)
   lead = open_session(configs[0], workdirs[0])
   sessions = [lead] + [lead.for_member(c, w) for c, w in zip(configs[1:], workdirs[1:])]
+  resampler = resample.from_config(configs[0], lead.family, lead.train, lead.mesh)
   for session in sessions:
     prepare_workdir(session.config, session.workdir)
   starts = [_latest_step(s) for s in sessions]
@@ -190,6 +191,8 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
           _log(members, chooser.stepper.host_accs(packed), step, progress)
           if step % t.log_every == 0:  # an off-grid final log keeps its window for a resume
             packed = chooser.stepper.map_accs(packed, reset_window)
+        if resampler is not None and resampler.due(step):  # before the save at this step
+          _resample(members, chooser.stepper.unpack(packed), step, resampler)
         evals_due = t.eval_every and (step % t.eval_every == 0 or final)
         figures_due = t.figure_every and (step % t.figure_every == 0 or final)
         stopping = stop.agreed()
@@ -286,6 +289,13 @@ def _log(members: list[_Member], host_accs: list[dict], step: int, progress: Pro
     means = {k: float(np.mean([s[k] for s in shown])) for k in shown[0]}
     prefix = "" if len(members) == 1 else f"[{len(shown)} members, mean] "
     print(prefix + progress.line(step, means), flush=True)
+
+
+def _resample(members, unpacked, step: int, resampler: resample.Resampler) -> None:
+  """Each live member's batches from now on drawn by its own latent-density weights."""
+  for m, (state, _) in zip(members, unpacked):
+    if m.error is None:
+      m.log.write(step, "resample", resampler.update(state, step, m.batches))
 
 
 def _at_interval(members, unpacked, step, eval_names, evals_due, figures_due, save_due) -> None:

@@ -1,0 +1,178 @@
+"""Latent-density resampling (Amini et al. 2019) and rare classes: weights by hand, draw
+frequencies, exact resume through the runner, one-line refusals, the rare-class count."""
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from genjax import config as gconfig
+from genjax import data as gdata
+from genjax.data import digits, rare, resample
+from genjax.data.base import ArraySource, DatasetInfo
+from genjax.data.pipeline import TrainBatches
+from genjax.errors import ConfigError
+from genjax.evals import per_class
+from genjax.train import runner
+from tests.conftest import load, read_metrics, run_cli
+
+
+def test_weights_are_the_inverse_smoothed_histogram_densities_multiplied_over_dims():
+  # 2 bins over [0, 1] (width 1/2), N = 4: dim 0 holds counts (3, 1) -> densities
+  # count / (N * width) = (1.5, 0.5); dim 1 holds (1, 3) -> (0.5, 1.5). With alpha = 0.5:
+  # dim 0 weights 1/2, 1/2, 1/2, 1; dim 1 weights 1, 1/2, 1/2, 1/2; products
+  # (1/2, 1/4, 1/4, 1/2), normalised (1/3, 1/6, 1/6, 1/3).
+  z_ND = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 1.0]])
+  probs = resample.latent_probabilities(z_ND, bins=2, alpha=0.5)
+  np.testing.assert_allclose(probs, [1 / 3, 1 / 6, 1 / 6, 1 / 3], rtol=1e-12)
+  # Uniform codes give uniform weights; a huge alpha makes any codes nearly uniform.
+  np.testing.assert_allclose(resample.latent_probabilities(np.eye(4), 2, 0.0)[:1], [0.25])
+  np.testing.assert_allclose(resample.latent_probabilities(z_ND, 2, 1e9), [0.25] * 4, rtol=1e-8)
+  stats = resample.weight_stats(probs)
+  assert stats["ess"] == pytest.approx(1 / (2 / 9 + 2 / 36))  # (sum w)^2 / sum w^2
+  assert stats["max_min_ratio"] == pytest.approx(2.0)
+
+
+def _source(n: int) -> ArraySource:
+  return ArraySource(DatasetInfo("t", (1,), "vector"),
+                     {"x": np.arange(n, dtype=np.float32)[:, None]})
+
+
+def test_examples_in_low_density_bins_are_drawn_more_often():
+  # 99 codes at 0 and one at 5, 10 bins of width 0.5: densities 99 / (100 * 0.5) = 1.98 and
+  # 1 / 50; weights 1 / 1.98 (x 99) and 50, so the lone example gets half of all draws.
+  z_N1 = np.array([0.0] * 99 + [5.0])[:, None]
+  probs = resample.latent_probabilities(z_N1, bins=10, alpha=0.0)
+  np.testing.assert_allclose(probs, [0.5 / 99] * 99 + [0.5], rtol=1e-12)
+  batches = TrainBatches(_source(100), 50, seed=3)
+  batches.draw_with(probs, epoch=1)
+  drawn = np.concatenate([next(batches)["x"][:, 0] for _ in range(400)]).astype(int)
+  batches.close()
+  freq = np.bincount(drawn, minlength=100) / len(drawn)
+  # 20,000 draws: every frequency within 5 binomial standard deviations of its probability.
+  np.testing.assert_array_less(np.abs(freq - probs), 5 * np.sqrt(probs * (1 - probs) / len(drawn)) + 1e-9)
+  assert freq[99] > 20 * freq[:99].max()
+
+
+def test_weighted_iterator_state_restores_exactly_and_depends_on_seed_and_epoch():
+  probs = np.linspace(1, 2, 30) / np.linspace(1, 2, 30).sum()
+  a = TrainBatches(_source(30), 8, seed=0)
+  next(a)
+  a.draw_with(probs, epoch=2)
+  next(a), next(a)
+  state = a.get_state()
+  rest = [next(a)["x"] for _ in range(5)]
+  b = TrainBatches(_source(30), 8, seed=0)
+  b.set_state(state)
+  np.testing.assert_array_equal(np.stack(rest), np.stack([next(b)["x"] for _ in range(5)]))
+  c = TrainBatches(_source(30), 8, seed=0)
+  c.draw_with(probs, epoch=3)
+  assert not np.array_equal(rest[0], next(c)["x"])
+  for it in (a, b, c):
+    it.close()
+
+
+# --- through the runner ------------------------------------------------------------------
+
+_TINY = dict(data__num_train=240, data__batch_size=16, data__eval_batch_size=60, data__num_eval=60,
+             model__widths=(32,), model__latent_dim=3, train__steps_per_call=2, train__log_every=4,
+             train__checkpoint_every=6, train__eval_every=0, train__figure_every=0,
+             data__resample="latent_density", data__resample_every=4, data__resample_alpha=0.1)
+
+
+def _params(state):
+  return jax.tree.leaves(jax.device_get(state.params))
+
+
+@pytest.mark.parametrize("stop", [10, 12])  # mid-way through a weighting epoch; on a resample step
+def test_resume_with_resampling_matches_uninterrupted_run(tmp_path, stop):
+  straight = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=20, **_TINY),
+                                       str(tmp_path / "a"))
+  runner.train_and_evaluate(load("vae.py:digits", train__num_steps=stop, **_TINY), str(tmp_path / "b"))
+  resumed = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=20, **_TINY),
+                                      str(tmp_path / "b"))
+  for a, b in zip(_params(straight), _params(resumed)):
+    np.testing.assert_array_equal(a, b)
+  # The stopped run also logged its off-grid final step 10; every on-grid line is identical.
+  on_grid = [r for r in read_metrics(str(tmp_path / "b")) if r["step"] % 4 == 0]
+  assert read_metrics(str(tmp_path / "a")) == on_grid
+  assert read_metrics(str(tmp_path / "a"), "resample") == read_metrics(str(tmp_path / "b"), "resample")
+  logged = read_metrics(str(tmp_path / "a"), "resample")
+  assert [r["step"] for r in logged] == [4, 8, 12, 16, 20]
+  assert all(1 <= r["ess"] <= 240 and r["max_min_ratio"] >= 1 for r in logged)
+
+
+def test_population_members_with_resampling_equal_their_solo_runs(tmp_path):
+  """Each member draws with its own weights (from its own encoder and seed)."""
+  configs = [load("vae.py:digits", train__num_steps=12, seed=s, **_TINY) for s in (0, 1)]
+  solo = [runner.train_and_evaluate(c, str(tmp_path / f"solo{i}")) for i, c in enumerate(configs)]
+  states, errors = runner.train_members(configs, [str(tmp_path / f"pop{i}") for i in (0, 1)],
+                                        mode="loop")
+  assert errors == [None, None]
+  for i, (state, alone) in enumerate(zip(states, solo)):
+    for a, b in zip(_params(state), _params(alone)):
+      np.testing.assert_array_equal(a, b)
+    assert (read_metrics(str(tmp_path / f"pop{i}"), "resample")
+            == read_metrics(str(tmp_path / f"solo{i}"), "resample"))
+
+
+def test_resampling_changes_training_and_no_resample_keeps_the_fingerprint(tmp_path):
+  plain = load("vae.py:digits")
+  assert "resample" not in plain.data and "rare_class" not in plain.data
+  explicit = load("vae.py:digits", data__resample="none")
+  assert gconfig.optional(plain, "data.resample") == "none"
+  assert gconfig.fingerprint(explicit) != gconfig.fingerprint(plain)  # a key set is a key
+  common = {k: v for k, v in _TINY.items() if not k.startswith("data__resample")}
+  a = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=8, **common), str(tmp_path / "a"))
+  b = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=8, **_TINY), str(tmp_path / "b"))
+  assert any(not np.array_equal(x, y) for x, y in zip(_params(a), _params(b)))
+
+
+def test_resample_on_a_family_without_encode_is_one_config_error(tmp_path):
+  config = load("gan.py:smoke", data__resample="latent_density")
+  with pytest.raises(ConfigError, match="needs a model with an encoder") as info:
+    runner.train_and_evaluate(config, str(tmp_path / "run"))
+  assert "\n" not in str(info.value)
+  assert not (tmp_path / "run").exists()
+  proc = run_cli("train", "--config=configs/gan.py:smoke", "--config.data.resample=latent_density",
+                 f"--workdir={tmp_path / 'cli'}")
+  assert proc.returncode == 2
+  errors = [l for l in proc.stderr.splitlines() if l.startswith("genjax: error:")]
+  assert len(errors) == 1 and "encoder" in errors[0] and "Traceback" not in proc.stderr
+
+
+def test_bad_resample_settings_are_refused():
+  with pytest.raises(ConfigError, match="data.resample='latent_densty'"):
+    load("vae.py:digits", data__resample="latent_densty")
+  with pytest.raises(ConfigError, match="resample_every=5 must be a multiple"):
+    load("vae.py:digits", data__resample="latent_density", data__resample_every=5)
+
+
+# --- the rare class ----------------------------------------------------------------------
+
+def test_rare_class_keeps_the_rounded_fraction_of_its_training_examples(data_cfg):
+  full = digits.load(data_cfg(name="digits"), "train")
+  cfg = data_cfg(name="digits")
+  cfg.rare_class, cfg.rare_fraction = 8, 0.02
+  train, test = gdata.load(cfg, "train"), gdata.load(cfg, "test")
+  n8 = int(np.sum(full.arrays["label"] == 8))
+  counts, full_counts = np.bincount(train.arrays["label"]), np.bincount(full.arrays["label"])
+  assert counts[8] == round(0.02 * n8) == 3
+  assert np.array_equal(np.delete(counts, 8), np.delete(full_counts, 8))
+  assert len(test) == digits.NUM_TEST  # the test split is untouched
+  again = gdata.load(cfg, "train")
+  np.testing.assert_array_equal(train.arrays["x"], again.arrays["x"])  # deterministic
+  kept = rare.kept_indices(full.arrays["label"], 8, 0.02)
+  np.testing.assert_array_equal(train.arrays["x"], full.arrays["x"][kept])
+  cfg.rare_fraction = 0.0
+  assert 8 not in gdata.load(cfg, "train").arrays["label"]
+
+
+def test_per_class_summary_by_hand():
+  labels = np.array([0, 0, 1, 1, 2])
+  m = np.array([1.0, 3.0, 2.0, 4.0, 10.0])
+  out = per_class.summarise(labels, {"m": m}, 3, rare_class=2, score_N=m)
+  assert (out["m_c0"], out["m_c1"], out["m_c2"], out["num_c2"]) == (2.0, 3.0, 10.0, 1)
+  assert (out["rare_m"], out["common_m"], out["gap_m"], out["ratio_m"]) == (10.0, 2.5, 7.5, 4.0)
+  # Class 0's scores (1, 3) beat the others' (2, 4, 10) in 1 of 6 pairs; class 2's in all.
+  assert out["auroc_c0"] == pytest.approx(1 / 6) and out["rare_auroc"] == out["auroc_c2"] == 1.0
