@@ -172,20 +172,27 @@ def load_config(spec: str, overrides: dict[str, str] | None = None) -> ml_collec
     The validated, unlocked-for-reading ConfigDict.
   """
   path, _, arg = spec.partition(":")
-  if not os.path.isfile(path):
-    raise ConfigError(f"config file '{path}' not found; pass --config=configs/<family>.py[:variant]")
-  module_spec = importlib.util.spec_from_file_location("genjax_user_config", path)
-  module = importlib.util.module_from_spec(module_spec)
-  try:
-    module_spec.loader.exec_module(module)
-  except SyntaxError as e:
-    raise ConfigError(f"config file '{path}' has a syntax error at line {e.lineno}: {e.msg}") from None
+  module = load_user_module(path, "config", "--config=configs/<family>.py[:variant]")
   if not hasattr(module, "get_config"):
     raise ConfigError(f"config file '{path}' defines no get_config(arg); add one")
   config = module.get_config(arg or None)
   apply_overrides(config, overrides or {})
   validate(config)
   return config
+
+
+def load_user_module(path: str, kind: str, usage: str):
+  """Executes a user's Python file (a config or a sweep) as a module; a missing file or a
+  syntax error is one ConfigError naming the `kind` of file and the `usage` that fixes it."""
+  if not os.path.isfile(path):
+    raise ConfigError(f"{kind} file '{path}' not found; pass {usage}")
+  module_spec = importlib.util.spec_from_file_location(f"genjax_user_{kind}", path)
+  module = importlib.util.module_from_spec(module_spec)
+  try:
+    module_spec.loader.exec_module(module)
+  except SyntaxError as e:
+    raise ConfigError(f"{kind} file '{path}' has a syntax error at line {e.lineno}: {e.msg}") from None
+  return module
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]) -> None:

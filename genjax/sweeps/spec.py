@@ -12,10 +12,9 @@ Each member trains into `<root>/<name>`, its name spelled from its overrides
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
 import re
 
+from genjax import config as gconfig
 from genjax.errors import ConfigError
 
 
@@ -41,14 +40,7 @@ class Sweep:
 def load_sweep(path: str, config: str | None = None, members: str | None = None) -> Sweep:
   """Reads a sweep file; `config` (from --config) replaces the file's CONFIG, and `members`
   (a regular expression, from --members) keeps only the members whose name it matches."""
-  if not os.path.isfile(path):
-    raise ConfigError(f"sweep file '{path}' not found; pass --sweep=experiments/<study>/sweep.py")
-  module_spec = importlib.util.spec_from_file_location("genjax_user_sweep", path)
-  module = importlib.util.module_from_spec(module_spec)
-  try:
-    module_spec.loader.exec_module(module)
-  except SyntaxError as e:
-    raise ConfigError(f"sweep file '{path}' has a syntax error at line {e.lineno}: {e.msg}") from None
+  module = gconfig.load_user_module(path, "sweep", "--sweep=experiments/<study>/sweep.py")
   if not hasattr(module, "get_sweep"):
     raise ConfigError(f"sweep file '{path}' defines no get_sweep(); add one returning a list of "
                       "override dicts")
