@@ -28,7 +28,6 @@ Prints JSON lines; benchmarks/README.md explains the fields.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -45,19 +44,10 @@ import jax.numpy as jnp  # noqa: E402
 from genjax import config as gconfig  # noqa: E402
 from genjax.data.base import DatasetInfo  # noqa: E402
 from genjax.models import build_family  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_step import _timed, emit, interleave  # noqa: E402  (the shared timing protocol)
 
 CONFIG = os.path.join(ROOT, "configs/diffusion.py:digits")
-
-
-def emit(**record) -> None:
-  print(json.dumps(record), flush=True)
-
-
-def _timed(fn) -> tuple[float, float]:
-  """(wall seconds, CPU seconds of this process, all threads) of one call."""
-  t0, c0 = time.perf_counter(), time.process_time()
-  fn()
-  return time.perf_counter() - t0, time.process_time() - c0
 
 
 def matmul_peak(on_gpu: bool, repeats: int = 5) -> float:
@@ -374,17 +364,6 @@ def count_flops(torch, step: TorchStep) -> tuple[float, float]:
 
 
 # --- protocol ------------------------------------------------------------------------------
-
-def interleave(contenders: dict, rounds: int, block: int, warmup: int) -> dict:
-  """Per-round lists of (wall, CPU) seconds per call of each contender, alternating blocks."""
-  for c in contenders.values():
-    c.run(warmup)
-  times = {name: [] for name in contenders}
-  for _ in range(rounds):
-    for name, c in contenders.items():
-      times[name].append(c.run(block))
-  return times
-
 
 def medians(blocks: list) -> dict:
   wall = np.array([w for b in blocks for w, _ in b])
