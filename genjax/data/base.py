@@ -27,6 +27,8 @@ class DatasetInfo:
     num_classes: number of `label` classes, 0 when there are no labels.
     factor_names: names of ground-truth factors (empty when there are none).
     factor_sizes: number of discrete values of each factor.
+    categorical_factors: the factors whose values are unordered categories (a sprite's
+      shape): a linear probe classifies these rather than regressing on their values.
     y_shape: shape of one `y`, the target domain of translation data; () when there is none.
     paired: True when each record's `y` is its `x`'s counterpart (pix2pix data), False when
       the domains are unpaired (CycleGAN data, whose test split holds the truth as `y_true`).
@@ -38,6 +40,7 @@ class DatasetInfo:
   num_classes: int = 0
   factor_names: tuple[str, ...] = ()
   factor_sizes: tuple[int, ...] = ()
+  categorical_factors: tuple[str, ...] = ()
   y_shape: tuple[int, ...] = ()
   paired: bool = False
 

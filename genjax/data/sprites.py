@@ -226,6 +226,7 @@ def load(data_cfg, split: str) -> SpritesSource:
   if res < 8:
     raise DataError(f"data.resolution={res} is too small for sprites; use 16, 32 or 64")
   info = DatasetInfo(name="sprites", x_shape=(res, res, 1), kind="image", binary=True,
-                     factor_names=FACTOR_NAMES, factor_sizes=factor_sizes)
+                     factor_names=FACTOR_NAMES, factor_sizes=factor_sizes,
+                     categorical_factors=("shape",))
   indices = split_indices(split, int(data_cfg.num_train), int(data_cfg.num_test))
   return SpritesSource(info=info, resolution=res, image_indices=indices)

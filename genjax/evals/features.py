@@ -9,10 +9,13 @@ how much of the known truth a linear read-out finds:
   n training examples of each class only (a few-label probe);
 - factor data (sprites): sklearn Ridge (alpha = 1) per factor value on standardised
   features -> held-out R^2 per factor (probe_r2_<name>) and their mean probe_r2. Linear
-  R^2 undersells categorical shape and circular orientation, for pixels and codes alike.
+  R^2 undersells categorical shape and circular orientation, for pixels and codes alike, so
+  each categorical factor (DatasetInfo.categorical_factors) also gets the logistic probe's
+  held-out accuracy on its category (probe_acc_<name>, chance = 1 / its number of values).
 The same probe on raw pixels (pixel_accuracy / pixel_r2) is the baseline a representation
 should beat. Options (cfg): num_train (10,000), num_test (10,000; at most the split),
-labels_per_class (0 = all), C (1.0), alpha (1.0), chunk (256 images per encoder call).
+labels_per_class (0 = all), labels_seed (-1: the first examples of each class; >= 0: a
+seeded random draw of them), C (1.0), alpha (1.0), chunk (256 images per encoder call).
 """
 from __future__ import annotations
 
@@ -37,7 +40,8 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   test_idx = np.arange(min(int(cfg.get("num_test", 10_000)), len(ctx.test)))
   per_class = int(cfg.get("labels_per_class", 0))
   if per_class > 0 and ctx.info.num_classes:
-    train_idx = few_labels(train.get_batch(train_idx)["label"], per_class)
+    train_idx = few_labels(train.get_batch(train_idx)["label"], per_class,
+                           int(cfg.get("labels_seed", -1)))
   tr = encode_records(ctx, train, train_idx, chunk)
   te = encode_records(ctx, ctx.test, test_idx, chunk)
 
@@ -55,6 +59,10 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
       r2_K = probe_r2(tr[key], tr["factor_values"], te[key], te["factor_values"], alpha)
       out[f"{prefix}_r2"] = float(r2_K.mean())
       out.update({f"{prefix}_r2_{n}": float(r) for n, r in zip(names, r2_K)})
+      for name in ctx.info.categorical_factors:
+        k = names.index(name)
+        out[f"{prefix}_acc_{name}"] = probe_accuracy(
+            tr[key], tr["factors"][:, k], te[key], te["factors"][:, k], float(cfg.get("C", 1.0)))
   if jax.process_index() == 0:
     os.makedirs(ctx.path("evals"), exist_ok=True)
     np.savez_compressed(ctx.path("evals", "features.npz"),
@@ -62,10 +70,16 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   return out
 
 
-def few_labels(labels_N: np.ndarray, per_class: int) -> np.ndarray:
-  """Indices of the first `per_class` examples of each class, in data order."""
-  keep = np.concatenate([np.flatnonzero(labels_N == c)[:per_class] for c in np.unique(labels_N)])
-  return np.sort(keep)
+def few_labels(labels_N: np.ndarray, per_class: int, seed: int = -1) -> np.ndarray:
+  """Sorted indices of `per_class` examples of each class: the first ones in data order
+  (seed < 0), or a uniform draw without replacement seeded by `seed`."""
+  rng = np.random.default_rng(seed) if seed >= 0 else None
+  keep = []
+  for c in np.unique(labels_N):
+    members = np.flatnonzero(labels_N == c)
+    keep.append(members[:per_class] if rng is None else
+                rng.choice(members, min(per_class, len(members)), replace=False))
+  return np.sort(np.concatenate(keep))
 
 
 def encode_records(ctx: EvalContext, source: Source, indices_N: np.ndarray,

@@ -63,6 +63,11 @@ def test_linear_probe_recovers_factors_from_an_identity_representation():
 def test_few_labels_keeps_the_first_examples_of_each_class():
   labels = np.array([2, 0, 0, 1, 2, 0, 1, 2])
   np.testing.assert_array_equal(features.few_labels(labels, 2), [0, 1, 2, 3, 4, 6])
+  drawn = features.few_labels(labels, 2, seed=3)
+  np.testing.assert_array_equal(np.bincount(labels[drawn]), [2, 2, 2])  # 2 of each class
+  np.testing.assert_array_equal(drawn, features.few_labels(labels, 2, seed=3))  # seeded
+  draws = {tuple(features.few_labels(labels, 1, seed=s)) for s in range(20)}
+  assert len(draws) > 1  # different seeds pick different examples
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +132,9 @@ def test_latent_evaluators_run_end_to_end_on_a_trained_vae(vae_ctx):
   assert results["traversal"]["active_dims"] == sum(k > traversal.ACTIVE_THRESHOLD for k in kls)
   assert not results["interpolation"]["spherical"]
   assert {"probe_r2", "pixel_r2"} <= set(results["features"])
+  # shape is categorical (3 values): classified, and an accuracy lies in [0, 1]
+  assert 0.0 <= results["features"]["probe_acc_shape"] <= 1.0
+  assert 0.0 <= results["features"]["pixel_acc_shape"] <= 1.0
   assert np.load(vae_ctx.path("evals", "features.npz"))["features"].shape == (256, 4)
   for name in ("traversal_sorted.png", "interpolation.png"):
     assert os.path.exists(vae_ctx.path("figures", name))
