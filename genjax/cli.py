@@ -80,7 +80,9 @@ def cmd_train(overrides: dict[str, str]) -> None:
   config = gconfig.load_config(_require_flag("config"), overrides)
   from genjax.train import runner  # pylint: disable=g-import-not-at-top  # jax: after checks
   runner.train_and_evaluate(config, _require_flag("workdir"))
-  print(f"genjax: done; artifacts in {FLAGS.workdir}", flush=True)
+  import jax  # pylint: disable=g-import-not-at-top
+  if jax.process_index() == 0:  # one line per run, not one per host
+    print(f"genjax: done; artifacts in {FLAGS.workdir}", flush=True)
 
 
 def cmd_eval(overrides: dict[str, str]) -> None:

@@ -24,13 +24,11 @@ NUM_STEPS = 2000
 
 
 def cpu() -> ml_collections.ConfigDict:
-  c = gconfig.load_config(f"{_STUDY}:cpu")
+  c = gconfig.load_config(f"{_STUDY}:long")  # the smaller protocol sizes
   c.train.num_steps = NUM_STEPS
+  c.train.checkpoint_every = 500
   c.train.eval_every = NUM_STEPS
   c.train.figure_every = NUM_STEPS
-  c.evals.disentanglement.update(
-      num_train=2000, num_eval=1000, betavae_num_train=1000, betavae_num_eval=500,
-      factorvae_num_train=1000, factorvae_num_eval=500)
   return c
 
 

@@ -212,11 +212,18 @@ def _markdown(root, rows, swept, axis, groups, metrics, figures) -> list[str]:
       cells = [str(v) for v in key] + [str(len(members))]
       for m in metrics:
         values = [float(r[m]) for r in members if _is_number(r.get(m))]
-        cells.append(f"{np.mean(values):.4g} ± {np.std(values):.2g}" if values else "")
+        cells.append(_mean_std(values))
       lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
   lines += [f"![{name}]({name})" for name in figures]
   return lines
+
+
+def _mean_std(values: list[float]) -> str:
+  """'mean ± std' over seeds; the mean alone for one value (a spread of one is not 0)."""
+  if not values:
+    return ""
+  return f"{np.mean(values):.4g}" + (f" ± {np.std(values):.2g}" if len(values) > 1 else "")
 
 
 def _panels(metric_keys: list[str]) -> list[str]:

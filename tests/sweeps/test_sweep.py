@@ -137,3 +137,9 @@ def test_bad_sweep_files_are_one_line_errors(tmp_path):
   with pytest.raises(ConfigError, match="--launcher=cloud is unknown"):
     launch.launch(spec.load_sweep(_sweep_file(tmp_path, '[{"seed": 0}]')), str(tmp_path / "r"),
                   "cloud", {})
+
+
+def test_report_cells_show_a_spread_only_over_several_seeds():
+  assert report._mean_std([0.25]) == "0.25"  # one seed: no made-up "± 0"
+  assert report._mean_std([1.0, 3.0]) == "2 ± 1"  # population std over seeds
+  assert report._mean_std([]) == ""
