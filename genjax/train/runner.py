@@ -169,7 +169,7 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
   if len(set(starts)) > 1:  # e.g. killed between two members' saves: step the groups apart
     return _train_by_start_step(configs, workdirs, mode, starts)
   eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
-  members, packed_members, step = _open_members(sessions)
+  members, packed_members, step = _open_members(sessions, share_streams=resampler is None)
   t = configs[0].train
   multistep = make_multistep(lead.family.train_step)
   chooser = population.Chooser(
@@ -183,7 +183,7 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
     with stop:
       stopping = False
       while step < t.num_steps and not stopping and _any_alive(members):
-        batches = [m.batches.next_stacked(t.steps_per_call) for m in members]
+        batches = _draw(members, t.steps_per_call)
         packed = chooser.step(packed, batches, [m.error is None for m in members])
         step += t.steps_per_call
         final = step >= t.num_steps
@@ -208,8 +208,9 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
   finally:
     for m in members:
       m.checkpointer.close()
-      m.batches.close()
       m.log.close()
+    for stream in _streams(members):
+      stream.close()
   if len(members) > 1:
     for m in members:
       population.write_decision(m.workdir, chooser.decision, len(members))
@@ -238,18 +239,31 @@ def _train_by_start_step(configs, workdirs, mode, starts):
   return states, errors
 
 
-def _open_members(sessions: list[Session]):
-  """Restores (or initialises) every member; returns them, their (state, acc) and the step."""
+def _open_members(sessions: list[Session], share_streams: bool = True):
+  """Restores (or initialises) every member; returns them, their (state, acc) and the step.
+
+  Members with the same seed and data config draw the same batches, so with
+  `share_streams` they read one TrainBatches (each batch loaded or rendered once, not once
+  per member; a beta grid x 3 seeds needs 3 streams). Resampling gives every member its
+  own weights, hence its own stream. Shared streams are at the same step for every member
+  (all restore at one step), so the first restored data state holds for all.
+  """
   members, packed, steps = [], [], set()
+  streams: dict[tuple, pipeline.TrainBatches] = {}
   for session in sessions:
     config = session.config
     checkpointer = session.checkpointer()
-    batches = pipeline.TrainBatches(session.train, config.data.batch_size, config.seed,
-                                    jax.process_index(), jax.process_count())
+    key = (config.seed, config.data.to_json(sort_keys=True)) if share_streams else id(session)
+    batches = streams.get(key)
     restored = session.restore(checkpointer)
+    if batches is None:
+      batches = pipeline.TrainBatches(session.train, config.data.batch_size, config.seed,
+                                      jax.process_index(), jax.process_count())
+      if restored is not None:
+        batches.set_state(restored[3])
+      streams[key] = batches
     if restored is not None:
-      step, state, acc, data_state = restored
-      batches.set_state(data_state)
+      step, state, acc, _ = restored
       print(f"genjax: resuming {session.workdir} from step {step}", flush=True)
     else:
       step, state, acc = 0, session.init_state(), session.init_acc()
@@ -265,6 +279,17 @@ def _open_members(sessions: list[Session]):
   if len(steps) != 1:
     raise CheckpointError(f"population members restored at different steps {sorted(steps)}")
   return members, packed, steps.pop()
+
+
+def _streams(members: list[_Member]) -> list[pipeline.TrainBatches]:
+  """The distinct batch streams of the members (several members may share one)."""
+  return list({id(m.batches): m.batches for m in members}.values())
+
+
+def _draw(members: list[_Member], steps: int) -> list[dict[str, np.ndarray]]:
+  """Each member's next `steps` stacked batches, drawing once from a shared stream."""
+  drawn = {id(stream): stream.next_stacked(steps) for stream in _streams(members)}
+  return [drawn[id(m.batches)] for m in members]
 
 
 def _any_alive(members: list[_Member]) -> bool:

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from genjax.data import pipeline
 from genjax.errors import ConfigError, TrainingDiverged
 from genjax.models import vae
 from genjax.train import runner
@@ -65,6 +66,28 @@ def test_population_members_equal_their_solo_runs(tmp_path, solo_runs, mode, mon
   assert len(traces) == 2
   with open(os.path.join(workdirs[0], "population.json")) as f:
     assert json.load(f)["mode"] == mode
+
+
+def test_members_with_one_seed_share_one_stream_and_still_equal_their_solo_runs(
+    tmp_path, monkeypatch):
+  """beta 1 and beta 4 at seed 0 read one stream of batches; each is still its solo run,
+  through a resume in the middle (the shared stream's restored state holds for both)."""
+  shared = [dict(hparams__beta=1.0, seed=0), dict(hparams__beta=4.0, seed=0)]
+  streams = []
+  original = pipeline.TrainBatches.__init__
+  monkeypatch.setattr(pipeline.TrainBatches, "__init__",
+                      lambda self, *a, **k: streams.append(1) or original(self, *a, **k))
+  solo = [runner.train_and_evaluate(load("vae.py:toy2d", **_SHORT, **m), str(tmp_path / f"s{i}"))
+          for i, m in enumerate(shared)]
+  assert len(streams) == 2
+  workdirs = [str(tmp_path / str(i)) for i in range(2)]
+  runner.train_members([load("vae.py:toy2d", **dict(_SHORT, train__num_steps=20), **m)
+                        for m in shared], workdirs, mode="loop")
+  states, _ = runner.train_members([load("vae.py:toy2d", **_SHORT, **m) for m in shared],
+                                   workdirs, mode="vmap")
+  assert len(streams) == 2 + 1 + 1  # one stream per population run, not one per member
+  for state, alone in zip(states, solo):
+    _assert_same_params(state, alone, rtol=2e-5, atol=2e-6)
 
 
 def test_a_population_resumes_exactly_whatever_the_mode(tmp_path, solo_runs):
