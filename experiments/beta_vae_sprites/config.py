@@ -4,7 +4,7 @@
       --launcher=vectorized
 
 Variants: cpu (default; 32x32 sprites, 3,000 steps: what a 2-core machine finishes), long
-(the same for 20,000 steps, evaluated every 5,000 with the smaller disentanglement protocol
+(the same for 10,000 steps, evaluated every 2,500 with the smaller disentanglement protocol
 of experiments/disentangling_vaes: does the trend need longer training?) and full (64x64
 sprites, 300,000 steps with batch 64, as in disentanglement_lib).
 Every member is evaluated at its last step with elbo, recon and disentanglement (the
@@ -37,10 +37,10 @@ def cpu():
 
 def long():
   c = cpu()
-  c.train.num_steps = 20_000
+  c.train.num_steps = 10_000
   c.train.checkpoint_every = 2000
-  c.train.eval_every = 5000
-  c.train.figure_every = 20_000
+  c.train.eval_every = 2500
+  c.train.figure_every = 10_000
   c.evals.disentanglement.update(
       num_train=2000, num_eval=1000, betavae_num_train=1000, betavae_num_eval=500,
       factorvae_num_train=1000, factorvae_num_eval=500)
