@@ -78,7 +78,9 @@ def launch(sweep: Sweep, root: str, launcher: str, base_overrides: dict, paralle
   for outcome in run(sweep, todo, base_overrides, parallel=parallel,
                      population_mode=population_mode, slurm=slurm or SlurmOptions()):
     outcomes[outcome.name] = outcome
-  return [outcomes[m.name] for m in sweep.members]
+  # A signal stops the whole sweep, not one member: whoever had not started stays so.
+  return [outcomes.get(m.name) or Outcome(m.name, "stopped", "not started: the sweep stopped")
+          for m in sweep.members]
 
 
 def read_status(workdir: str) -> dict:
@@ -137,10 +139,15 @@ def _failed(workdir: str, name: str, reason: str, step: int | None = None) -> Ou
 # --- launchers -------------------------------------------------------------------------
 
 def _run_local(sweep: Sweep, todo, base_overrides, parallel: int, **_) -> list[Outcome]:
-  if parallel == 1:
-    return [train_member(sweep.config, m.all_overrides(base_overrides), w, m.name)
-            for m, _, w in todo]
-  return _run_processes(sweep, todo, base_overrides, parallel)
+  if parallel > 1:
+    return _run_processes(sweep, todo, base_overrides, parallel)
+  outcomes = []
+  for member, _, workdir in todo:
+    outcomes.append(train_member(sweep.config, member.all_overrides(base_overrides), workdir,
+                                 member.name))
+    if outcomes[-1].status == "stopped":  # a signal: stop the sweep, resume on relaunch
+      break
+  return outcomes
 
 
 def _run_processes(sweep: Sweep, todo, base_overrides, parallel: int) -> list[Outcome]:
@@ -161,13 +168,22 @@ def _run_processes(sweep: Sweep, todo, base_overrides, parallel: int) -> list[Ou
       running.remove(entry)
       member, workdir, process, log = entry
       log.close()
-      if process.returncode == 0:
+      if process.returncode == 0:  # finished, or stopped by a signal with a checkpoint
         with open(os.path.join(workdir, "config.json")) as f:
           steps = gconfig.from_json(f.read()).train.num_steps
-        outcomes.append(_done(workdir, member.name, steps))
+        outcomes.append(_finished(workdir, member.name, _checkpoint_step(workdir), steps))
+        if outcomes[-1].status == "stopped":  # the signal reached the sweep: start no more
+          pending.clear()
       else:
         outcomes.append(_failed(workdir, member.name, _last_error(workdir, process.returncode)))
   return outcomes
+
+
+def _checkpoint_step(workdir: str) -> int:
+  """The step of a run directory's latest checkpoint (0 without one)."""
+  path = os.path.join(workdir, "checkpoints")
+  steps = [int(d) for d in os.listdir(path) if d.isdigit()] if os.path.isdir(path) else []
+  return max(steps, default=0)
 
 
 def _as_text(value) -> str:
@@ -202,6 +218,8 @@ def _run_vectorized(sweep: Sweep, todo, base_overrides, population_mode: str, **
       outcomes.append(_failed(workdir, member.name, str(error)) if error is not None
                       else _finished(workdir, member.name, int(state.step),
                                      config.train.num_steps))
+    if any(o.status == "stopped" for o in outcomes):  # a signal: resume on relaunch
+      break
   return outcomes
 
 

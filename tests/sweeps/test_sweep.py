@@ -143,3 +143,31 @@ def test_report_cells_show_a_spread_only_over_several_seeds():
   assert report._mean_std([0.25]) == "0.25"  # one seed: no made-up "± 0"
   assert report._mean_std([1.0, 3.0]) == "2 ± 1"  # population std over seeds
   assert report._mean_std([]) == ""
+
+
+@pytest.mark.parametrize("launcher", ["local", "vectorized"])
+def test_a_signal_stops_the_whole_sweep_not_one_member(tmp_path, monkeypatch, launcher):
+  """The first member (or population) is stopped by a signal at step 5 of 20: the sweep
+  starts nothing more, marks it stopped, and leaves the rest untouched for the relaunch."""
+  import types  # pylint: disable=g-import-not-at-top
+  from genjax.train import runner  # pylint: disable=g-import-not-at-top
+  calls = []
+
+  def stopped_early(configs, workdirs, mode="loop"):
+    calls.append(workdirs)
+    for w in workdirs:
+      os.makedirs(w, exist_ok=True)
+    return [types.SimpleNamespace(step=5) for _ in configs], [None] * len(configs)
+
+  monkeypatch.setattr(runner, "train_members", stopped_early)
+  path = _sweep_file(  # two latent sizes: two populations under the vectorized launcher
+      tmp_path, '[{"model.latent_dim": d, "hparams.beta": 1.0} for d in (2, 3)]')
+  root = str(tmp_path / "study")
+  outcomes = launch.launch(spec.load_sweep(path), root, launcher, _base())
+  assert len(calls) == 1
+  assert [o.status for o in outcomes] == ["stopped", "stopped"]
+  assert "stopped at step 5 of 20" in outcomes[0].reason
+  assert "not started" in outcomes[1].reason
+  assert launch.read_status(os.path.join(root, "latent_dim=2_beta=1")) == {"status": "stopped",
+                                                                         "step": 5}
+  assert launch.read_status(os.path.join(root, "latent_dim=3_beta=1")) == {}
