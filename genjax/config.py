@@ -25,10 +25,13 @@ SECTIONS = ("seed", "data", "model", "hparams", "optim", "train", "evals")
 # that set them (so adding one here changes no other config's fingerprint or checkpoints);
 # `--config.KEY=v` adds one to a config without it. Read them with `optional(config, KEY)`.
 OPTIONAL = {
-    "data.resample": "none",  # 'latent_density': debias by the latent density (data/resample.py)
+    "data.resample": "none",  # 'latent_density' or 'latent_knn': debias (data/resample.py)
     "data.resample_every": 500,  # steps between two re-estimates of the sampling weights
-    "data.resample_alpha": 1.0,  # smoothing added to each dimension's histogram density
+    "data.resample_alpha": 1.0,  # smoothing added to each density (latent_knn: x the median)
     "data.resample_bins": 10,  # histogram bins per latent dimension
+    "data.resample_k": 5,  # latent_knn: the neighbour whose distance measures the density
+    "data.resample_active": 0.3,  # latent_knn: dims with std above this fraction of the largest
+    "data.resample_max_ratio": 10.0,  # latent_knn: weights clipped to [median / R, median * R]
     "data.rare_class": -1,  # a class to make rare in the training split (-1 = none)
     "data.rare_fraction": 0.02,  # the share of that class's training examples kept
 }
@@ -111,10 +114,14 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.steps_per_call": (_positive, "a positive integer"),
     "train.keep_checkpoints": (_positive, "a positive integer"),
     "train.num_figure_samples": (_positive, "a positive integer"),
-    "data.resample": (_in("none", "latent_density"), "'none' or 'latent_density'"),
+    "data.resample": (_in("none", "latent_density", "latent_knn"),
+                      "'none', 'latent_density' or 'latent_knn'"),
     "data.resample_every": (_positive, "a positive integer"),
     "data.resample_alpha": (_non_negative, ">= 0"),
     "data.resample_bins": (_positive, "a positive integer"),
+    "data.resample_k": (_positive, "a positive integer (the k of the k-th nearest neighbour)"),
+    "data.resample_active": (lambda v: 0 <= v < 1, "in [0, 1) (a fraction of the largest std)"),
+    "data.resample_max_ratio": (lambda v: v >= 1, ">= 1 (the largest weight over the median)"),
     "data.rare_class": (lambda v: v >= -1, ">= 0, or -1 for none"),
     "data.rare_fraction": (lambda v: 0 <= v <= 1, "in [0, 1]"),
 }

@@ -7,8 +7,10 @@
 its training set with its final encoder and prints the rare class's "lift" (the probability
 mass its examples get over their share of the training set; 1 = uniform) under the study's
 estimator (per-dimension histograms over all latent dimensions, several alpha), the same
-over the active dimensions only (posterior-mean std > 0.2), and a joint density on the
-active dimensions (k-nearest-neighbour: 1/density ∝ r_k^D).
+over the active dimensions only (posterior-mean std > 0.2), a joint density on the
+active dimensions (k-nearest-neighbour: 1/density ∝ r_k^D), and the estimator built from
+it, `data.resample='latent_knn'` (resample.knn_probabilities: active = std above 0.3 of the
+largest, standardised, alpha 0, weights capped at 10x and 100x the median).
 
 `oracle`: trains the study's config with the resampling hook's weights replaced by
 class-balanced ones (each class 1/10 of the draws; labels are not available to the method):
@@ -47,6 +49,8 @@ def lifts(workdir: str, alphas=(0.1, 1.0, 10.0), k: int = 5) -> dict[str, float]
   r_k = NearestNeighbors(n_neighbors=k + 1).fit(za).kneighbors(za)[0][:, -1]
   w = r_k ** za.shape[1]
   out[f"knn{k}_active"] = lift(w / w.sum())
+  for cap in (10.0, 100.0):
+    out[f"latent_knn_cap{cap:g}"] = lift(resample.knn_probabilities(z_ND, k, 0.0, 0.3, cap))
   return out
 
 

@@ -20,6 +20,8 @@ import os
 
 import numpy as np
 
+from genjax import config as gconfig
+
 BALANCED = "balanced (all data)"
 BASELINE = "rare, uniform sampling"
 
@@ -27,8 +29,12 @@ BASELINE = "rare, uniform sampling"
 def arm_name(overrides: dict) -> str:
   if overrides.get("data.rare_class", 0) < 0:
     return BALANCED
-  if overrides.get("data.resample", "none") == "none":
+  method = overrides.get("data.resample", "none")
+  if method == "none":
     return BASELINE
+  if method == "latent_knn":
+    cap = overrides.get("data.resample_max_ratio", gconfig.OPTIONAL["data.resample_max_ratio"])
+    return f"rare, kNN-resampled (alpha {overrides['data.resample_alpha']:g}, cap {cap:g})"
   return f"rare, resampled (alpha {overrides['data.resample_alpha']:g})"
 
 
@@ -98,11 +104,19 @@ def table(classes, arms, rows) -> list[str]:
   return lines
 
 
+def _tick(arm: str) -> str:
+  """A short two-line axis label for an arm (the long names overlap under the bars)."""
+  if arm in (BALANCED, BASELINE):
+    return {BALANCED: "balanced\n(all data)", BASELINE: "rare,\nuniform"}[arm]
+  kind = "kNN" if "kNN" in arm else "histogram"
+  return f"{kind}\n{arm[arm.index('('):]}".replace(", cap", ",\ncap")
+
+
 def draw(classes, arms, rows, out: str) -> None:
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, axes = plt.subplots(1, len(classes), figsize=(4.2 * len(classes), 3.8), sharey=True)
+  fig, axes = plt.subplots(1, len(classes), figsize=(4.8 * len(classes), 3.9), sharey=True)
   width = 0.38
   for ax, c in zip(np.atleast_1d(axes), classes):
     shown = [a for a in arms if (c, a) in rows]
@@ -113,7 +127,7 @@ def draw(classes, arms, rows, out: str) -> None:
       ax.bar(x + offset, [np.mean(v) for v in values], width, color=color, label=label,
              yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for v in values], capsize=3)
     ax.set_xticks(x)
-    ax.set_xticklabels([a.replace(", ", ",\n").replace(" (", "\n(") for a in shown], fontsize=7)
+    ax.set_xticklabels([_tick(a) for a in shown], fontsize=7)
     ax.set_title(f"rare class {c} (2 % of its training digits)", fontsize=9)
     ax.legend(fontsize=7)
   np.atleast_1d(axes)[0].set_ylabel("held-out MSE per dim (mean ± std, 3 seeds)")

@@ -1,5 +1,6 @@
-"""Latent-density resampling (Amini et al. 2019) and rare classes: weights by hand, draw
-frequencies, exact resume through the runner, one-line refusals, the rare-class count."""
+"""Latent-density resampling (Amini et al. 2019; its joint kNN variant) and rare classes:
+weights by hand, draw frequencies, exact resume through the runner, one-line refusals, the
+rare-class count."""
 from __future__ import annotations
 
 import jax
@@ -72,6 +73,73 @@ def test_weighted_iterator_state_restores_exactly_and_depends_on_seed_and_epoch(
     it.close()
 
 
+# --- the joint kNN density ('latent_knn') -------------------------------------------------
+
+def _grid_and_far_triple():
+  """A 20 x 20 grid of spacing 1 (400 codes) and 3 codes within 0.001 of (100, 100)."""
+  grid_N2 = np.stack(np.meshgrid(np.arange(20.0), np.arange(20.0)), -1).reshape(-1, 2)
+  triple_32 = np.array([[100.0, 100.0], [100.001, 100.0], [100.0, 100.001]])
+  return np.concatenate([grid_N2, triple_32])
+
+
+def test_knn_weights_lift_a_small_distant_cluster_to_the_cap():
+  # Both dims are active with equal std, so standardising scales all distances alike. k = 5:
+  # a grid point's 5th neighbour is at sqrt(2) (the median r), except the 4 corners' at 2:
+  # density (sqrt(2) / 2)^2 = 1/2 of the median, weight 2. The triple's 5th neighbour is the
+  # grid's corner, 114 away: density 1.5e-4, weight 6,500, clipped to 10 x the median (1).
+  # Sum 396 + 4 * 2 + 3 * 10 = 434.
+  probs = resample.knn_probabilities(_grid_and_far_triple(), k=5, alpha=0.0, active=0.3,
+                                     max_ratio=10.0)
+  corners = [0, 19, 380, 399]
+  expected = np.full(403, 1 / 434)
+  expected[corners] = 2 / 434
+  expected[400:] = 10 / 434
+  np.testing.assert_allclose(probs, expected, rtol=1e-9)
+  # k = 2 < 3: the triple's 2nd neighbour is inside it (r ~ 0.001 against the grid's 1), so
+  # the cluster reads as dense and gets the floor, 1/10 of the median weight.
+  probs = resample.knn_probabilities(_grid_and_far_triple(), k=2, alpha=0.0, active=0.3,
+                                     max_ratio=10.0)
+  np.testing.assert_allclose(probs[400:], [0.1 / 400.3] * 3, rtol=1e-9)
+  np.testing.assert_allclose(probs[:400], [1 / 400.3] * 400, rtol=1e-9)
+  # Smoothing alpha = 1 (the median density): the triple's weight 1 / (1.5e-4 + 1) against
+  # the grid's 1 / 2, about twice, far below the cap.
+  probs = resample.knn_probabilities(_grid_and_far_triple(), k=5, alpha=1.0, active=0.3,
+                                     max_ratio=10.0)
+  assert 1.99 < probs[400] / probs[210] < 2.0
+
+
+def test_knn_weights_of_uniform_codes_are_near_uniform():
+  # Evenly spaced on a circle every code has the same neighbours: exactly uniform.
+  angle_N = 2 * np.pi * np.arange(100) / 100
+  circle_N2 = np.stack([np.cos(angle_N), np.sin(angle_N)], -1)
+  np.testing.assert_allclose(resample.knn_probabilities(circle_N2, 5, 0.0, 0.3, 10.0),
+                             [0.01] * 100, rtol=1e-9)
+  # Uniform random codes: N pi r_k^2 is about Gamma(k, 1), so W ∝ r_k^2 has ESS / N =
+  # k^2 / (k (k + 1)) = 10/11 for k = 10, a little less with the square's edges (larger r).
+  z_N2 = np.random.default_rng(0).uniform(size=(2000, 2))
+  stats = resample.weight_stats(resample.knn_probabilities(z_N2, 10, 0.0, 0.3, 1e9))
+  assert 0.8 < stats["ess_fraction"] < 10 / 11
+  # A huge alpha makes any codes uniform; a cap R bounds max / min by R^2.
+  np.testing.assert_allclose(resample.knn_probabilities(_grid_and_far_triple(), 5, 1e9, 0.3, 10.0),
+                             [1 / 403] * 403, rtol=1e-8)
+  capped = resample.weight_stats(resample.knn_probabilities(z_N2, 10, 0.0, 0.3, 1.5))
+  assert capped["max_min_ratio"] <= 1.5 ** 2 + 1e-9
+
+
+def test_knn_weights_ignore_inactive_dims():
+  # Three near-constant dims (std 0.001 against 0.29: below 0.3 of the largest) are dropped
+  # before the distances, so the weights are identical; counted (active = 0) and standardised
+  # to unit std they would be noise as large as the signal and change the weights.
+  rng = np.random.default_rng(1)
+  z_N2 = rng.uniform(size=(500, 2))
+  z_N5 = np.concatenate([z_N2, 0.001 * rng.normal(size=(500, 3))], 1)
+  np.testing.assert_array_equal(resample.active_dims(z_N5, 0.3), [True, True, False, False, False])
+  np.testing.assert_array_equal(resample.knn_probabilities(z_N5, 5, 0.0, 0.3, 10.0),
+                                resample.knn_probabilities(z_N2, 5, 0.0, 0.3, 10.0))
+  assert not np.allclose(resample.knn_probabilities(z_N5, 5, 0.0, 0.0, 10.0),
+                         resample.knn_probabilities(z_N2, 5, 0.0, 0.0, 10.0))
+
+
 # --- through the runner ------------------------------------------------------------------
 
 _TINY = dict(data__num_train=240, data__batch_size=16, data__eval_batch_size=60, data__num_eval=60,
@@ -84,12 +152,15 @@ def _params(state):
   return jax.tree.leaves(jax.device_get(state.params))
 
 
+@pytest.mark.parametrize("method", ["latent_density", "latent_knn"])
 @pytest.mark.parametrize("stop", [10, 12])  # mid-way through a weighting epoch; on a resample step
-def test_resume_with_resampling_matches_uninterrupted_run(tmp_path, stop):
-  straight = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=20, **_TINY),
+def test_resume_with_resampling_matches_uninterrupted_run(tmp_path, stop, method):
+  tiny = {**_TINY, "data__resample": method}
+  straight = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=20, **tiny),
                                        str(tmp_path / "a"))
-  runner.train_and_evaluate(load("vae.py:digits", train__num_steps=stop, **_TINY), str(tmp_path / "b"))
-  resumed = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=20, **_TINY),
+  runner.train_and_evaluate(load("vae.py:digits", train__num_steps=stop, **tiny),
+                            str(tmp_path / "b"))
+  resumed = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=20, **tiny),
                                       str(tmp_path / "b"))
   for a, b in zip(_params(straight), _params(resumed)):
     np.testing.assert_array_equal(a, b)
@@ -100,6 +171,8 @@ def test_resume_with_resampling_matches_uninterrupted_run(tmp_path, stop):
   logged = read_metrics(str(tmp_path / "a"), "resample")
   assert [r["step"] for r in logged] == [4, 8, 12, 16, 20]
   assert all(1 <= r["ess"] <= 240 and r["max_min_ratio"] >= 1 for r in logged)
+  if method == "latent_knn":  # the cap R = 10 bounds max / min by R^2
+    assert all(r["max_min_ratio"] <= 100 + 1e-9 and 1 <= r["active_dims"] <= 3 for r in logged)
 
 
 def test_population_members_with_resampling_equal_their_solo_runs(tmp_path):
@@ -146,6 +219,21 @@ def test_bad_resample_settings_are_refused():
     load("vae.py:digits", data__resample="latent_densty")
   with pytest.raises(ConfigError, match="resample_every=5 must be a multiple"):
     load("vae.py:digits", data__resample="latent_density", data__resample_every=5)
+  for key, value, allowed in (("resample_k", 0, "positive integer"),
+                              ("resample_active", 1.0, r"in \[0, 1\)"),
+                              ("resample_max_ratio", 0.5, ">= 1")):
+    refusal = f"data.{key}={value!r} is out of range.*{allowed}"
+    with pytest.raises(ConfigError, match=refusal) as info:
+      load("vae.py:digits", data__resample="latent_knn", **{f"data__{key}": value})
+    assert "\n" not in str(info.value)
+
+
+def test_knn_with_k_not_below_the_training_set_is_one_config_error(tmp_path):
+  config = load("vae.py:digits", data__num_train=240, data__resample="latent_knn",
+                data__resample_k=240)
+  with pytest.raises(ConfigError, match="resample_k=240 must be below the 240 training examples"):
+    runner.train_and_evaluate(config, str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
 
 
 # --- the rare class ----------------------------------------------------------------------
