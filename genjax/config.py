@@ -34,6 +34,9 @@ OPTIONAL = {
     "data.resample_max_ratio": 10.0,  # latent_knn: weights clipped to [median / R, median * R]
     "data.rare_class": -1,  # a class to make rare in the training split (-1 = none)
     "data.rare_fraction": 0.02,  # the share of that class's training examples kept
+    # pixel values are k / levels, k = 0..levels: diffusion's image grid (255 = 8-bit) and
+    # the n of a 'binomial' decoder (digits: 16)
+    "model.levels": 255,
 }
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)
@@ -87,7 +90,10 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "model.hidden": (_positive, "a positive integer"),
     "model.widths": (lambda v: all(w > 0 for w in v), "a list of positive integers"),
     "model.net": (_in("conv", "mlp"), "'conv' or 'mlp'"),
-    "model.likelihood": (_in("bernoulli", "gaussian"), "'bernoulli' or 'gaussian'"),
+    "model.likelihood": (_in("bernoulli", "binomial", "gaussian"),
+                         "'bernoulli', 'binomial' or 'gaussian'"),
+    "model.levels": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+                     "a positive integer (pixel values k / levels, k = 0..levels)"),
     "model.objective": (_in("beta", "annealed", "tcvae", "factorvae", "dip_i", "dip_ii"),
                         "one of 'beta', 'annealed', 'tcvae', 'factorvae', 'dip_i', 'dip_ii'"),
     "model.disc_widths": (lambda v: all(w > 0 for w in v), "a list of positive integers"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Trains every cell of the likelihood table (one after another), re-scores digits on the
-# 17 counts (rescore.py), then writes the table. Needs genjax on the PATH (the venv).
+# Trains every cell of the likelihood table (one after another), then writes the table.
+# Needs genjax on the PATH (the venv).
 #   bash experiments/likelihood_table/run_all.sh [ROOT]    (default runs/likelihood_table)
 # Wall-clock seconds per cell go to ROOT/timings.tsv. Extra VAE ring8 seeds 1-4 show how
 # often its training lands in the folded optimum (README).
@@ -20,5 +20,4 @@ done
 for seed in 1 2 3 4; do
   train "vae_ring8_seed$seed" vae_ring8 --config.seed=$seed
 done
-python experiments/likelihood_table/rescore.py --root="$root" > "$root/rescore.log" 2>&1
 python experiments/likelihood_table/table.py --root="$root"

@@ -2,26 +2,19 @@
 
   python experiments/likelihood_table/table.py --root=runs/likelihood_table
 
-Reads <root>/<cell>/evals/likelihood.json (and the VAEs' elbo.json) for the cells of
-config.py, prints the table and writes it to <root>/likelihood_table.md. Rows are datasets;
-every number is an upper bound on (or, for the exact column, the value of) -log p(x) per
-held-out example in nats, +- its standard error where the evaluator reports one, with
+Reads <root>/<cell>/evals/likelihood.json (and config.json) for the cells of config.py,
+prints the table and writes it to <root>/likelihood_table.md. Rows are datasets; every
+number is an upper bound on (or, for the exact column, the value of) -log p(x) per held-out
+example in nats, +- its standard error where the evaluator reports one, with
 bits/dim = nats / (D ln 2) in brackets (D = 2 for ring8, 64 for digits).
 
 Conventions, so that a row compares like with like:
 - ring8: continuous densities of the raw points (the VAE's Gaussian decoder, diffusion's
   Gaussian L_0, the mixture's closed form); no dequantisation, so nats can be negative.
-- digits: discrete probabilities of the image's pixel counts 0..16 (x = count / 16).
-  Diffusion bounds -log P of the image rounded to the 8-bit grid; every count has its own
-  8-bit value and rounding the model's 8-bit images back to counts only merges bins, so
-  the same number bounds -log P(counts) of that rounded model. The VAE's Bernoulli
-  cross-entropy on x in [0, 1] is no probability, but
-      -log Binomial(c | 16, p) = 16 * CE(c / 16, p) - log C(16, c),
-  so its decoder read as Binomial(16, sigmoid(logits)) is a proper distribution on the
-  counts, and training CE + KL / 16 (config.py: beta = 1/16) is training that Binomial VAE
-  at beta = 1. Its -ELBO = 16 rec + KL - sum log C(16, c) comes from elbo.json's parts;
-  the likelihood evaluator's IWAE weights use the Bernoulli reading and have no such
-  conversion, so the digits IWAE cell is left empty.
+- digits: discrete probabilities of the image's pixel counts 0..16 (x = count / 16). Both
+  cells model the counts themselves (config.py: model.levels = 16): the VAE with a
+  Binomial(16, sigmoid(logits)) decoder, diffusion on the 17-level grid with its
+  discretised L_0 on the same 17 bins. A digits cell trained otherwise gets a WARNING.
 - baseline: a scikit-learn GaussianMixture fit on the train split (ring8: on the points;
   digits: on the counts plus uniform noise in [0, 1), whose density integrated over each
   unit bin is a distribution on the counts: E_u[-log p(c + u)] bounds its -log P(c)),
@@ -37,16 +30,15 @@ import os
 
 import ml_collections
 import numpy as np
-from scipy import special
 
+from genjax import config as gconfig
 from genjax import data as gdata
 from genjax.data import toy2d
 
 COUNT_LEVELS = 16  # digits pixel counts 0..16, x = count / 16 (genjax/data/digits.py)
-DIMS = {"ring8": 2, "digits": 64, "digits, 17-level decoders": 64}
+DIMS = {"ring8": 2, "digits": 64}
 CELLS = {"ring8": ("vae_ring8", "diffusion_ring8"), "digits": ("vae_digits", "diffusion_digits")}
 COLUMNS = ("exact", "vae_nelbo", "vae_iwae", "diffusion", "gmm")
-RESCORE_FILE = "rescore_digits.json"  # rescore.py's output
 DEQUANT_DRAWS = 10  # uniform-noise draws per held-out digit for the baseline's E_u
 
 
@@ -68,18 +60,6 @@ def format_cell(est: Estimate | None, dims: int) -> str:
     return "—"
   se = f" ± {est.stderr:.3f}" if est.stderr is not None else ""
   return f"{est.nats:.3f}{se} ({bits_per_dim(est.nats, dims):.3f})"
-
-
-def log_binomial_coefficients(counts_NX: np.ndarray, n: int = COUNT_LEVELS) -> np.ndarray:
-  """sum_i log C(n, c_i) per example [N] (float64) for integer counts c in 0..n."""
-  c = np.asarray(counts_NX, np.float64).reshape(len(counts_NX), -1)
-  return np.sum(special.gammaln(n + 1) - special.gammaln(c + 1) - special.gammaln(n - c + 1), -1)
-
-
-def binomial_nelbo(rec_nats: float, kl_nats: float, mean_log_binom: float,
-                   n: int = COUNT_LEVELS) -> float:
-  """-ELBO of the Bernoulli-CE VAE read as a Binomial(n) decoder on the counts (docstring)."""
-  return n * rec_nats + kl_nats - mean_log_binom
 
 
 def read_metrics(root: str, cell: str, name: str) -> dict | None:
@@ -133,8 +113,7 @@ def ring8_row(root: str, baseline: bool) -> tuple[dict, list[str]]:
   vae, diff = (read_metrics(root, c, "likelihood") for c in CELLS["ring8"])
   row, notes = {}, []
   if vae:
-    row["vae_nelbo"] = Estimate(vae["nelbo_nats"])
-    row["vae_iwae"] = Estimate(vae["iwae_nats"], vae["iwae_stderr_nats"])
+    row.update(_vae_estimates(vae))
     row["exact"] = Estimate(vae["exact_nll_nats"])
   if diff:
     row["diffusion"] = Estimate(diff["bound_nats"], diff["bound_stderr_nats"])
@@ -152,47 +131,31 @@ def ring8_row(root: str, baseline: bool) -> tuple[dict, list[str]]:
 def digits_row(root: str, baseline: bool) -> tuple[dict, list[str]]:
   """The digits estimates by column (discrete counts 0..16), and notes."""
   vae, diff = (read_metrics(root, c, "likelihood") for c in CELLS["digits"])
-  elbo = read_metrics(root, CELLS["digits"][0], "elbo")
-  vae_cfg = _cell_config(root, CELLS["digits"][0])
   row, notes = {}, []
-  if elbo and vae_cfg is not None:
-    if abs(float(vae_cfg.hparams.beta) - 1.0 / COUNT_LEVELS) > 1e-6:
-      notes.append(f"digits: the VAE trained at beta {vae_cfg.hparams.beta:g}, not 1/16: its "
-                   "Binomial -ELBO is a bound, but not the one it was trained to minimise")
-    _, test = _splits(vae_cfg.data, elbo["num_examples"])
-    counts = np.rint(test * COUNT_LEVELS)
-    row["vae_nelbo"] = Estimate(binomial_nelbo(elbo["rec_nats"], elbo["kl_nats"],
-                                               float(log_binomial_coefficients(counts).mean())))
+  if vae:
+    row.update(_vae_estimates(vae))
   if diff:
     row["diffusion"] = Estimate(diff["bound_nats"], diff["bound_stderr_nats"])
+  for cell in CELLS["digits"]:
+    cfg = _cell_config(root, cell)
+    if cfg is not None and (levels := gconfig.optional(cfg, "model.levels")) != COUNT_LEVELS:
+      notes.append(f"digits: {cell} has model.levels={levels}, not {COUNT_LEVELS}: its bound is "
+                   "not on the 17 pixel counts")
+  if vae and not vae.get("proper_likelihood", False):
+    notes.append("digits: the VAE's decoder is no probability of the counts (proper_likelihood "
+                 "false); train it with model.likelihood='binomial'")
   if vae and diff:
     notes += _mismatch("digits", vae, diff)
-  if elbo and diff and elbo["num_examples"] != diff["num_examples"]:
-    notes.append("digits: elbo.json and the diffusion cell scored different numbers of examples")
-  cfg = vae_cfg or _cell_config(root, CELLS["digits"][1])
+  cfg = _cell_config(root, CELLS["digits"][0]) or _cell_config(root, CELLS["digits"][1])
   if baseline and cfg is not None and row:
     row["gmm"] = gmm_digits(cfg.data, _num_examples(vae, diff))
   return row, notes
 
 
-def rescored_digits_row(root: str, gmm: Estimate | None) -> dict | None:
-  """rescore.py's numbers (decoders on the 17 counts), if it has been run; else None."""
-  path = os.path.join(root, RESCORE_FILE)
-  if not os.path.isfile(path):
-    return None
-  with open(path) as f:
-    m = json.load(f)
-  vae, diff = m["vae_digits"], m["diffusion_digits"]
-  for cell in CELLS["digits"]:
-    evals = os.path.join(root, cell, "evals", "likelihood.json")
-    if os.path.isfile(evals) and os.path.getmtime(evals) > os.path.getmtime(path):
-      raise SystemExit(f"{path} is older than {evals}: rerun rescore.py for the new checkpoint")
-  row = {"vae_nelbo": Estimate(vae["nelbo_nats"]),
-         "vae_iwae": Estimate(vae["iwae_nats"], vae["iwae_stderr_nats"]),
-         "diffusion": Estimate(diff["bound_nats"], diff["bound_stderr_nats"])}
-  if gmm is not None:
-    row["gmm"] = gmm
-  return row
+def _vae_estimates(m: dict) -> dict:
+  """A likelihood.json's -ELBO and -IWAE (older files lack the -ELBO's standard error)."""
+  return {"vae_nelbo": Estimate(m["nelbo_nats"], m.get("nelbo_stderr_nats")),
+          "vae_iwae": Estimate(m["iwae_nats"], m["iwae_stderr_nats"])}
 
 
 def seed_note(root: str) -> str | None:
@@ -236,10 +199,6 @@ def build(root: str, baseline: bool = True) -> str:
       if m:
         counts.setdefault(name, m["num_examples"])
   rows = {"ring8": ring8, "digits": digits}
-  rescored = rescored_digits_row(root, digits.get("gmm"))
-  if rescored is not None:
-    rows["digits, 17-level decoders"] = rescored
-    counts["digits, 17-level decoders"] = counts.get("digits", "?")
   table = render(rows, vae_ring8.get("k"), counts)
   text = [
       "Upper bounds on -log p(x) per held-out example, in nats ± standard error "
@@ -251,16 +210,11 @@ def build(root: str, baseline: bool = True) -> str:
       "D = 2 and negative where the density exceeds 1). The exact NLL is the mixture's "
       "closed form on the same points.",
       "- digits: discrete probabilities of the 8x8 pixel counts 0..16 (bits/dim over D = "
-      "64; uniform over the 17 levels is 4.087). Diffusion: its 8-bit discretised bound, "
-      "which also bounds the counts' -log P. VAE: the Bernoulli cross-entropy decoder read "
-      "as Binomial(16, p) on the counts (-ELBO = 16 rec + KL - sum log C(16, c), one "
-      "posterior sample); no IWAE under that reading. GMM: 10 components on counts + "
+      "64; uniform over the 17 levels is 4.087), every cell with model.levels = 16. VAE: a "
+      "Binomial(16, sigmoid(logits)) decoder on the counts. Diffusion: images on the 17 "
+      "levels, L_0 discretised on the same 17 bins. GMM: 10 components on counts + "
       "U[0, 1) noise, E_u over 10 draws.",
-      "- digits, 17-level decoders (rescore.py, if run): the same checkpoints with the "
-      "VAE's decoder as Binomial(16) in the likelihood evaluator (so its IWAE too, and a "
-      "1,000-sample -ELBO) and diffusion's L_0 discretised on the 17 counts instead of 256 "
-      "8-bit levels.",
-      "- Standard errors are over examples (the VAE -ELBO's is not reported by the evaluator).",
+      "- Standard errors are over held-out examples (none where an evaluator gives none).",
   ]
   note = seed_note(root)
   if note:

@@ -32,6 +32,8 @@ class DatasetInfo:
     y_shape: shape of one `y`, the target domain of translation data; () when there is none.
     paired: True when each record's `y` is its `x`'s counterpart (pix2pix data), False when
       the domains are unpaired (CycleGAN data, whose test split holds the truth as `y_true`).
+    levels: grey levels of `x`: every value is k / levels, k = 0..levels (digits: 16);
+      0 when unknown or continuous. Binary data are on every grid whatever it says.
   """
   name: str
   x_shape: tuple[int, ...]
@@ -43,6 +45,13 @@ class DatasetInfo:
   categorical_factors: tuple[str, ...] = ()
   y_shape: tuple[int, ...] = ()
   paired: bool = False
+  levels: int = 0
+
+  def on_grid(self, levels: int) -> bool:
+    """True when every `x` value is k / levels for an integer k in 0..levels."""
+    if self.binary:
+      return True
+    return self.levels > 0 and levels % self.levels == 0
 
   @property
   def num_dims(self) -> int:

@@ -56,5 +56,5 @@ def load(data_cfg, split: str) -> ArraySource:
     x_N88, y_N = x_N88[:limit], y_N[:limit]
   x_NHW1 = np.repeat(np.repeat(x_N88, u, axis=1), u, axis=2)[..., None]
   info = DatasetInfo(name="digits", x_shape=(8 * u, 8 * u, 1), kind="image", binary=False,
-                     num_classes=10)
+                     num_classes=10, levels=int(_MAX_COUNT))
   return ArraySource(info=info, arrays={"x": np.ascontiguousarray(x_NHW1), "label": y_N.copy()})

@@ -29,5 +29,5 @@ def load(data_cfg, split: str) -> ArraySource:
   x_NHW3 = np.stack([x[picks_N3[:, c]] for c in range(3)], axis=-1)
   labels = 100 * y[picks_N3[:, 0]] + 10 * y[picks_N3[:, 1]] + y[picks_N3[:, 2]]
   info = DatasetInfo(name="stacked_digits", x_shape=x_NHW3.shape[1:], kind="image",
-                     num_classes=1000)
+                     num_classes=1000, levels=single.info.levels)
   return ArraySource(info=info, arrays={"x": x_NHW3, "label": labels.astype(np.int32)})

@@ -107,4 +107,4 @@ def _dataset_info(full_name: str, features) -> DatasetInfo:
   if "label" in features:
     num_classes = int(getattr(features["label"], "num_classes", 0) or 0)
   return DatasetInfo(name=full_name, x_shape=shape, kind="image", binary=False,
-                     num_classes=num_classes)
+                     num_classes=num_classes, levels=255)  # uint8 images / 255

@@ -2,10 +2,12 @@
 
 -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || p(z)) at beta = 1, one posterior sample per
 example, averaged over data.num_eval held-out examples. Bits/dim = nats / (D ln 2) with D
-the number of data dimensions. For binary data (sprites) the Bernoulli decoder is a
-proper likelihood and no dequantisation is involved; for grey-level data fed to a
-Bernoulli decoder the figure is a cross-entropy, not a density (reported as such by
-`proper_likelihood`).
+the number of data dimensions. `proper_likelihood` (`likelihoods.is_proper`, shared with
+the `likelihood` evaluator) says whether the figure is -log of a distribution of the data:
+True for binary data (sprites) with a Bernoulli decoder and for grey levels with a
+binomial one on their grid (no dequantisation involved either way) and for a Gaussian on
+vector data; False for grey levels fed to a Bernoulli decoder (a cross-entropy) or images
+to a Gaussian (an undequantised density of discrete values).
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import math
 
 import numpy as np
 
+from genjax import config as gconfig
 from genjax.evals.context import EvalContext
+from genjax.models import likelihoods
 
 
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
@@ -24,7 +28,8 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   if "nelbo" not in terms:
     ctx.require("log_prob_bound", evaluator="elbo")
   nelbo = float(np.mean(terms["nelbo"]))
-  proper = ctx.info.binary or ctx.config.model.likelihood == "gaussian"
+  proper = likelihoods.is_proper(ctx.config.model.likelihood,
+                                 gconfig.optional(ctx.config, "model.levels"), ctx.info)
   return {
       "nelbo_nats": nelbo,
       "bits_per_dim": nelbo / (ctx.info.num_dims * math.log(2)),

@@ -15,9 +15,11 @@ its bound, bits/dim and, on toy2d mixtures, the exact NLL and gap.
 Bits/dim = nats / (D ln 2), D the data dimensions. Dequantisation convention:
 - binary data (sprites) with a Bernoulli decoder: p(x) is a probability of discrete
   pixels, no dequantisation needed; `proper_likelihood` is True.
-- grey-level images (digits) with a Bernoulli decoder: the 'NLL' is a cross-entropy of
-  values in [0, 1], not a normalised density of any discretisation, so its bits/dim is a
-  loss to compare between such models only; `proper_likelihood` is False.
+- grey-level images (digits) with a Binomial(n = model.levels) decoder on their grid:
+  a probability of the counts n x, no dequantisation needed (True).
+- grey-level images with a Bernoulli decoder: the 'NLL' is a cross-entropy of values in
+  [0, 1], not a normalised density of any discretisation, so its bits/dim is a loss to
+  compare between such models only; `proper_likelihood` is False.
 - grey-level images with a Gaussian decoder: a continuous density of undequantised
   values, not comparable to discrete bits/dim either (False).
 - toy2d points with a Gaussian decoder: a continuous density in nats (True), reported
@@ -34,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genjax import config as gconfig
 from genjax.data import toy2d
 from genjax.evals import nll_bound
 from genjax.evals.context import EvalContext
@@ -49,7 +52,8 @@ def log_weights(family, state, x_BX: jax.Array, mean_BD: jax.Array, logvar_BD: j
   z_SBD = mean_BD + jnp.exp(0.5 * logvar_BD) * eps_SBD
   out = family.decoder.apply({"params": state.params["decoder"]}, z_SBD.reshape(s * b, d))
   x_rep = jnp.broadcast_to(x_BX, (s,) + x_BX.shape).reshape((s * b,) + x_BX.shape[1:])
-  log_px_SB = -likelihoods.decoder_nll(out, x_rep, family.likelihood).reshape(s, b)
+  log_px_SB = -likelihoods.decoder_nll(out, x_rep, family.likelihood,
+                                       getattr(family, "levels", None)).reshape(s, b)
   log_pz_SB = -0.5 * jnp.sum(z_SBD**2 + _LOG_2PI, -1)
   # (z - mean) / std is eps itself: no division by a small std.
   log_qz_SB = -0.5 * jnp.sum(eps_SBD**2 + logvar_BD + _LOG_2PI, -1)
@@ -61,7 +65,8 @@ def importance_bounds(family, state, x_BX: jax.Array, rng: jax.Array, k: int,
   """k-sample ELBO and IWAE_k lower bounds on log p(x), each [B], from chunks of samples.
 
   Args:
-    family: has `posterior(state, x) -> (mean, logvar)`, `decoder` and `likelihood`.
+    family: has `posterior(state, x) -> (mean, logvar)`, `decoder` and `likelihood`
+      (and `levels`, the binomial's n, where the likelihood is 'binomial').
     state: the train state (decoder params under state.params['decoder']).
     x_BX: a batch of inputs.
     rng: key for the posterior samples.
@@ -125,10 +130,11 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   terms = ctx.per_example(per_batch, num)
   nelbo, niwae = terms["nelbo"].astype(np.float64), terms["niwae"].astype(np.float64)
   to_bits = 1.0 / (dims * math.log(2))
-  binary = ctx.info.binary and family.likelihood == "bernoulli"
-  continuous = ctx.info.kind == "vector" and family.likelihood == "gaussian"
+  proper = likelihoods.is_proper(family.likelihood, gconfig.optional(ctx.config, "model.levels"),
+                                 ctx.info)
   out = {
       "nelbo_nats": float(nelbo.mean()),
+      "nelbo_stderr_nats": _stderr(nelbo),
       "nelbo_bits_per_dim": float(nelbo.mean() * to_bits),
       "iwae_nats": float(niwae.mean()),
       "iwae_bits_per_dim": float(niwae.mean() * to_bits),
@@ -136,7 +142,7 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
       "elbo_iwae_gap_nats": float((nelbo - niwae).mean()),
       "k": k,
       "num_examples": int(len(niwae)),
-      "proper_likelihood": bool(binary or continuous),
+      "proper_likelihood": bool(proper),
   }
   if mixture:
     exact = -toy2d.log_density(ctx.config.data.toy, terms["x"])

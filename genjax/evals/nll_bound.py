@@ -5,7 +5,8 @@ first `num_examples` held-out examples (default data.num_eval) and reports it in
 bits/dim (nats / (D ln 2)). On a toy2d mixture the exact NLL of the same points comes from
 the closed-form density, so the bound's gap (bound - exact, >= 0 up to Monte Carlo noise
 in the bound) is reported too. The dequantisation convention is the family's (diffusion:
-continuous density for points, 8-bit probability for images; see its module docstring).
+continuous density for points, a probability of images on the grid k / model.levels,
+8-bit by default; see its module docstring).
 """
 from __future__ import annotations
 

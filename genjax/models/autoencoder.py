@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from genjax import config as gconfig
 from genjax.data.base import DatasetInfo
 from genjax.models import common, likelihoods, nets
 from genjax.train.optim import make_optimizer
@@ -30,13 +31,18 @@ class Autoencoder:
   latent_dim: int
   likelihood: str
   optimizer: optax.GradientTransformation
+  levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Autoencoder":
     m = config.model
+    levels = None
+    if m.likelihood == "binomial":
+      levels = int(gconfig.optional(config, "model.levels"))
+      likelihoods.check(m.likelihood, levels, info)
     return cls(encoder=nets.make_encoder(m, info, m.latent_dim), decoder=nets.make_decoder(m, info),
                latent_dim=m.latent_dim, likelihood=m.likelihood,
-               optimizer=make_optimizer(config.optim, config.train.num_steps))
+               optimizer=make_optimizer(config.optim, config.train.num_steps), levels=levels)
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -73,7 +79,7 @@ class Autoencoder:
   def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
     del rng, hp
     out = self.decoder.apply({"params": state.params["decoder"]}, self.encode(state, batch["x"]))
-    rec = likelihoods.decoder_nll(out, batch["x"], self.likelihood)
+    rec = likelihoods.decoder_nll(out, batch["x"], self.likelihood, self.levels)
     mean = likelihoods.decoder_mean(out, self.likelihood)
     sq_err = jnp.sum((mean - batch["x"]).reshape(rec.shape[0], -1) ** 2, -1)
     return {"rec": rec, "sq_err": sq_err}
@@ -82,5 +88,5 @@ class Autoencoder:
     del rng, hp
     code = self.encoder.apply({"params": params["encoder"]}, batch["x"])
     out = self.decoder.apply({"params": params["decoder"]}, code)
-    rec = likelihoods.decoder_nll(out, batch["x"], self.likelihood).mean()
+    rec = likelihoods.decoder_nll(out, batch["x"], self.likelihood, self.levels).mean()
     return rec, {"loss": rec, "rec": rec}

@@ -14,13 +14,15 @@ the train step keeps in state.extra (same decay as the EMA, no extra network cal
 Data conventions: toy2d points are modelled as they are (continuous data; the decoder
 p(x_0 | x_1) is a Gaussian density, so the bound is on -log p(x) of the density, directly
 comparable with the mixture's exact log-density). Images in [0, 1] are rounded to the
-8-bit grid (256 levels) and mapped to [-1, 1]; the decoder is the discretised Gaussian of
-Ho et al. (2020), so the bound is on -log P(x) of the 8-bit image, a probability, with no
-dequantisation noise added (bits/dim = nats / (D ln 2)).
+grid k / model.levels, k = 0..levels (default 255: 8-bit, 256 values; digits: 16) and mapped
+to [-1, 1]; the decoder is the discretised Gaussian of Ho et al. (2020) on the same levels,
+so the bound is on -log P(x) of the quantised image, a probability, with no dequantisation
+noise added (bits/dim = nats / (D ln 2)).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import flax.linen as nn
@@ -30,6 +32,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from genjax import config as gconfig
 from genjax.data.base import DatasetInfo
 from genjax.errors import ConfigError
 from genjax.models import common
@@ -39,7 +42,7 @@ from genjax.nets.diffusion_unet import TimeMLP, UNet
 from genjax.train.optim import make_optimizer
 from genjax.train.state import TrainState
 
-_LEVELS = 255.0  # 8-bit images: 256 values, bins of width 2 / 255 on [-1, 1]
+_8BIT = 255  # model.levels' default: 256 values, bins of width 2 / 255 on [-1, 1]
 _INVERT_REFINE = 3  # fixed-point iterations per inversion step: round trips exact to ~1e-4
 _EMA_WARMUP = 10.0  # decay min(d, (1 + n) / (10 + n)): early averages forget the init quickly
 
@@ -55,16 +58,18 @@ def gaussian_decoder_nll(x0, mean, var):
   return jnp.sum(0.5 * sq / var + 0.5 * jnp.log(2 * math.pi * var), -1)
 
 
-def discretized_decoder_nll(x0, mean, var):
-  """-log P(x_0) per example for 8-bit data on [-1, 1] (Ho et al. 2020, eq. 13), [B].
+def discretized_decoder_nll(x0, mean, var, levels: int = _8BIT):
+  """-log P(x_0) per example for data on the grid of `levels` + 1 values on [-1, 1], [B].
 
-  Each value owns the bin x +- 1/255 of N(mean, var); the end bins extend to -inf and +inf
-  so the 256 probabilities sum to one.
+  Ho et al. (2020), eq. 13, with 8-bit data the default: each value owns the bin
+  x +- 1/levels of N(mean, var); the end bins extend to -inf and +inf so the levels + 1
+  probabilities sum to one.
   """
   b = x0.shape[0]
   inv_std = jax.lax.rsqrt(var)
-  upper = (x0 + 1.0 / _LEVELS - mean) * inv_std
-  lower = (x0 - 1.0 / _LEVELS - mean) * inv_std
+  half_bin = 1.0 / float(levels)
+  upper = (x0 + half_bin - mean) * inv_std
+  lower = (x0 - half_bin - mean) * inv_std
   log_cdf_upper = jax.scipy.special.log_ndtr(upper)
   log_sf_lower = jax.scipy.special.log_ndtr(-lower)
   # Phi(u) - Phi(l) from whichever tail keeps precision (both tails are tiny far away)
@@ -73,8 +78,9 @@ def discretized_decoder_nll(x0, mean, var):
   right = log_sf_lower + jnp.log1p(-jnp.exp(jnp.minimum(
       jax.scipy.special.log_ndtr(-upper) - log_sf_lower, -1e-12)))
   log_mid = jnp.where(lower > 0, right, left)
-  log_p = jnp.where(x0 < -1.0 + 1e-3, log_cdf_upper,
-                    jnp.where(x0 > 1.0 - 1e-3, log_sf_lower, log_mid))
+  # end values by half a bin: the same grid points as any smaller margin, for any levels
+  log_p = jnp.where(x0 < -1.0 + half_bin, log_cdf_upper,
+                    jnp.where(x0 > 1.0 - half_bin, log_sf_lower, log_mid))
   return -jnp.sum(log_p.reshape(b, -1), -1)
 
 
@@ -140,6 +146,7 @@ class Diffusion:
   x_shape: tuple[int, ...]
   nll_chunk: int
   optimizer: optax.GradientTransformation
+  levels: int = _8BIT  # images: values k / levels (model.levels), in training and the bound
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Diffusion":
@@ -156,7 +163,8 @@ class Diffusion:
                num_classes=num_classes, label_dropout=float(m.label_dropout),
                image=info.kind == "image", x_shape=tuple(info.x_shape),
                nll_chunk=m.nll_chunk,
-               optimizer=make_optimizer(config.optim, config.train.num_steps))
+               optimizer=make_optimizer(config.optim, config.train.num_steps),
+               levels=int(gconfig.optional(config, "model.levels")))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -271,7 +279,8 @@ class Diffusion:
   def bound_terms(self, state: TrainState, batch: dict, rng: jax.Array) -> dict:
     """The bound's prior, diffusion (sum of KLs) and decoder terms, each [B] nats."""
     eps_fn = self._eps_fn(state.ema, self._labels_of(batch), None)
-    decoder = discretized_decoder_nll if self.image else gaussian_decoder_nll
+    decoder = (functools.partial(discretized_decoder_nll, levels=self.levels) if self.image
+               else gaussian_decoder_nll)
     return vlb_terms(self.schedule, eps_fn, self._to_model(batch["x"]), rng,
                      self._variances(state), decoder, self.nll_chunk)
 
@@ -319,7 +328,8 @@ class Diffusion:
     if not self.image:
       return x
     if quantize:
-      x = jnp.round(x * _LEVELS) / _LEVELS
+      levels = float(self.levels)
+      x = jnp.round(x * levels) / levels
     return 2.0 * x - 1.0
 
   def _from_model(self, x):

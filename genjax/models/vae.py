@@ -7,7 +7,9 @@ disentanglement_lib (annealed, tcvae, factorvae, dip_i, dip_ii) swap the beta * 
 their regulariser (`vae_objectives.py`). Every weight is a traced hyperparameter, so changing
 one never recompiles and a grid of weights trains as one vmapped program. FactorVAE adds a
 discriminator on z ('disc' params and optimiser group) updated in the same compiled step.
-eval_step and log_prob_bound are the plain ELBO whatever the objective.
+eval_step and log_prob_bound are the plain ELBO whatever the objective. The decoder is
+model.likelihood: 'bernoulli', 'binomial' (n = model.levels; a probability of grey-level
+images on that grid, checked against the data here) or 'gaussian' (`likelihoods.py`).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from genjax import config as gconfig
 from genjax import data as gdata
 from genjax.data.base import DatasetInfo
 from genjax.errors import ConfigError
@@ -53,6 +56,7 @@ class VAE:
   dataset_size: int = 0  # N of beta-TCVAE's estimator
   discriminator: nn.Module | None = None  # FactorVAE's
   disc_optimizer: optax.GradientTransformation | None = None
+  levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "VAE":
@@ -60,6 +64,9 @@ class VAE:
     objective = m.get("objective", "beta")  # configs from before the objectives: a beta-VAE
     objectives.check_hparams(objective, config.hparams)
     extra = {}
+    if m.likelihood == "binomial":
+      extra["levels"] = int(gconfig.optional(config, "model.levels"))
+      likelihoods.check(m.likelihood, extra["levels"], info)
     if objective == "tcvae":
       extra["dataset_size"] = len(gdata.load(config.data, "train"))
     if objective == "factorvae":
@@ -140,8 +147,8 @@ class VAE:
     mean, logvar = self._posterior(params, x)
     z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(rng, mean.shape)
     out = self.decoder.apply({"params": params["decoder"]}, z)
-    return _Forward(likelihoods.decoder_nll(out, x, self.likelihood), gaussian_kl(mean, logvar),
-                    z, mean, logvar)
+    return _Forward(likelihoods.decoder_nll(out, x, self.likelihood, self.levels),
+                    gaussian_kl(mean, logvar), z, mean, logvar)
 
   def _terms(self, params, x, rng):
     f = self._forward(params, x, rng)

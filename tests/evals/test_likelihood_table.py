@@ -5,9 +5,7 @@ import math
 import os
 import sys
 
-import numpy as np
 import pytest
-from scipy import stats
 
 _PATH = os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "likelihood_table",
                      "table.py")
@@ -27,23 +25,6 @@ def test_format_cell_gives_nats_stderr_and_bits_per_dim():
   assert table.format_cell(table.Estimate(-4.0, 0.01), 2) == "-4.000 ± 0.010 (-2.885)"
   assert table.format_cell(table.Estimate(64 * math.log(2)), 64) == "44.361 (1.000)"
   assert table.format_cell(None, 2) == "—"
-
-
-def test_log_binomial_coefficients_sum_over_pixels():
-  # C(16, 0) = 1, C(16, 8) = 12870, C(16, 16) = 1
-  got = table.log_binomial_coefficients(np.array([[0, 8, 16], [8, 8, 0]]))
-  np.testing.assert_allclose(got, [math.log(12870), 2 * math.log(12870)])
-
-
-def test_binomial_nelbo_is_the_binomial_pmf_of_the_counts():
-  # one pixel, no KL: 16 * CE(c / 16, p) - log C(16, c) = -log Binomial(c | 16, p)
-  p = 0.3
-  for c in (0, 5, 16):
-    x = c / 16
-    ce = -(x * math.log(p) + (1 - x) * math.log(1 - p))
-    mean_log_binom = float(table.log_binomial_coefficients(np.array([[c]]))[0])
-    assert table.binomial_nelbo(ce, 0.0, mean_log_binom) == pytest.approx(
-        -stats.binom.logpmf(c, 16, p))
 
 
 def _write_metrics(root, cell, name, metrics):
@@ -66,3 +47,41 @@ def test_table_places_each_cell_and_flags_different_held_out_counts(tmp_path):
   assert "-4.200 ± 0.020 (-3.030)" in ring8
   assert "VAE -IWAE (k = 1000)" in text
   assert "WARNING ring8: the cells scored 2000 and 1000 examples" in text
+
+
+def _write_config(root, cell, model):
+  os.makedirs(os.path.join(root, cell), exist_ok=True)
+  with open(os.path.join(root, cell, "config.json"), "w") as f:
+    json.dump({"data": {"name": "digits"}, "model": model}, f)
+
+
+def test_digits_row_is_the_cells_own_bounds_on_the_counts(tmp_path):
+  root = str(tmp_path)
+  _write_metrics(root, "vae_digits", "likelihood", dict(
+      nelbo_nats=103.0, nelbo_stderr_nats=1.5, iwae_nats=93.0, iwae_stderr_nats=1.2, k=1000,
+      num_examples=297, proper_likelihood=True))
+  _write_config(root, "vae_digits", {"likelihood": "binomial", "levels": 16})
+  _write_metrics(root, "diffusion_digits", "likelihood", dict(
+      bound_nats=128.0, bound_stderr_nats=0.8, num_examples=297))
+  _write_config(root, "diffusion_digits", {"levels": 16})
+  text = table.build(root, baseline=False)
+  digits = next(line for line in text.splitlines() if line.startswith("| digits"))
+  # 103 / (64 ln 2) = 2.32186; 93: 2.09644; 128: 2.88539
+  assert digits == ("| digits (297) | — | 103.000 ± 1.500 (2.322) | 93.000 ± 1.200 (2.096) | "
+                    "128.000 ± 0.800 (2.885) | — |")
+  assert "WARNING" not in text
+
+
+def test_digits_cells_off_the_17_counts_are_flagged(tmp_path):
+  root = str(tmp_path)
+  _write_metrics(root, "vae_digits", "likelihood", dict(
+      nelbo_nats=30.0, iwae_nats=29.0, iwae_stderr_nats=0.5, k=1000, num_examples=297,
+      proper_likelihood=False))
+  _write_config(root, "vae_digits", {"likelihood": "bernoulli"})
+  _write_metrics(root, "diffusion_digits", "likelihood", dict(
+      bound_nats=203.0, bound_stderr_nats=1.2, num_examples=297))
+  _write_config(root, "diffusion_digits", {})  # model.levels absent: 255 (8-bit)
+  text = table.build(root, baseline=False)
+  assert "WARNING digits: vae_digits has model.levels=255, not 16" in text
+  assert "WARNING digits: diffusion_digits has model.levels=255, not 16" in text
+  assert "WARNING digits: the VAE's decoder is no probability of the counts" in text

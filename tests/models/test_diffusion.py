@@ -116,6 +116,28 @@ def test_discretized_decoder_is_a_distribution_over_the_256_levels(mean, var):
   assert float(jnp.exp(-nll).sum()) == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("mean,var", [(0.3, 0.05), (-0.9, 1e-4), (1.0, 4.0)])
+def test_discretized_decoder_on_16_levels_is_a_distribution_over_17_bins(mean, var):
+  x = jnp.linspace(-1.0, 1.0, 17)[:, None]  # digits' counts 0..16, bins of width 2/16
+  nll = diffusion.discretized_decoder_nll(x, jnp.full_like(x, mean), jnp.full_like(x, var), 16)
+  assert float(jnp.exp(-nll).sum()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_model_levels_sets_the_image_grid_and_defaults_to_8_bit():
+  # pylint: disable=protected-access
+  x = jnp.linspace(0.0, 1.0, 101)[:, None, None, None]
+  _, eight_bit, _ = _family("diffusion.py:digits")
+  _, counts, _ = _family("diffusion.py:digits", model__levels=16)
+  assert eight_bit.levels == 255 and counts.levels == 16
+  grid = (counts._to_model(x) + 1.0) * 8.0
+  np.testing.assert_allclose(grid, jnp.round(grid), atol=1e-5)
+  assert len(np.unique(np.round(np.asarray(grid)))) == 17
+  # 0.03 is nearest to count 0 on 17 levels, to 8/255 on the 8-bit grid
+  x_03 = jnp.full((1, 8, 8, 1), 0.03)
+  assert float(counts._to_model(x_03).max()) == -1.0
+  assert float(eight_bit._to_model(x_03).max()) == pytest.approx(2 * 8 / 255 - 1, abs=1e-6)
+
+
 # --- samplers and the bound under perfect predictors ------------------------------------
 
 def test_ddim_and_ddpm_recover_a_single_data_point_exactly():
@@ -270,6 +292,7 @@ def test_diffusion_smoke_trains_and_resumes_exactly(tmp_path):
     ({"hparams__guidance": -1.0}, "hparams.guidance"),
     ({"model__label_dropout": 1.5}, "model.label_dropout"),
     ({"model__eta": 2.0}, "model.eta"),
+    ({"model__levels": 0}, "model.levels"),
 ])
 def test_bad_diffusion_config_is_refused(override, message):
   with pytest.raises(ConfigError, match=message):
