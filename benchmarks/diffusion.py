@@ -45,7 +45,8 @@ from genjax import config as gconfig  # noqa: E402
 from genjax.data.base import DatasetInfo  # noqa: E402
 from genjax.models import build_family  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_step import _timed, emit, interleave  # noqa: E402  (the shared timing protocol)
+# the shared timing protocol
+from train_step import CompiledStepTimer, _timed, emit, interleave  # noqa: E402
 
 CONFIG = os.path.join(ROOT, "configs/diffusion.py:digits")
 
@@ -105,7 +106,7 @@ class GenjaxSampler:
         self.fn(self.state, self.rng, self.num, self.hp))) for _ in range(n)]
 
 
-class GenjaxStep:
+class GenjaxStep(CompiledStepTimer):
   """The diffusion family's jitted train step (donated state), on a fixed batch."""
 
   def __init__(self, batch_size: int, compile_step: bool = True):
@@ -121,13 +122,6 @@ class GenjaxStep:
       self.step = jax.jit(self.family.train_step, donate_argnums=0).lower(
           self.state, self.batch, self.rng, self.hp).compile()
     self.compile_s = time.perf_counter() - t0
-
-  def run(self, n: int) -> list[tuple[float, float]]:
-    return [_timed(self._step) for _ in range(n)]
-
-  def _step(self):
-    self.state, metrics = self.step(self.state, self.batch, self.rng, self.hp)
-    jax.block_until_ready((self.state, metrics))
 
 
 # --- the same U-Net in PyTorch -------------------------------------------------------------

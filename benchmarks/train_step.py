@@ -92,7 +92,19 @@ def _timed(fn) -> tuple[float, float]:
 
 # --- contenders: each runs a block of steps and returns per-step seconds -----------------
 
-class GenjaxStep:
+class CompiledStepTimer:
+  """Times a compiled `step(state, batch, rng, hp) -> (state, metrics)` on a fixed batch;
+  a subclass sets state, batch, rng, hp and step."""
+
+  def run(self, n: int) -> list[tuple[float, float]]:
+    return [_timed(self._step) for _ in range(n)]
+
+  def _step(self):
+    self.state, metrics = self.step(self.state, self.batch, self.rng, self.hp)
+    jax.block_until_ready((self.state, metrics))
+
+
+class GenjaxStep(CompiledStepTimer):
   """The VAE family's jitted train step, with the layers of `variant` (conv_variants)."""
 
   def __init__(self, x_BHWC: np.ndarray, variant: str = "default"):
@@ -109,13 +121,6 @@ class GenjaxStep:
       self.step = jax.jit(family.train_step, donate_argnums=0).lower(
           self.state, self.batch, self.rng, self.hp).compile()
     self.compile_s = time.perf_counter() - t0
-
-  def run(self, n: int) -> list[tuple[float, float]]:
-    return [_timed(self._step) for _ in range(n)]
-
-  def _step(self):
-    self.state, metrics = self.step(self.state, self.batch, self.rng, self.hp)
-    jax.block_until_ready((self.state, metrics))
 
 
 def torch_vae(torch, ch=32, hidden=256, latent=10):
