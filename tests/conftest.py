@@ -19,6 +19,28 @@ def load(spec: str, **overrides):
                              {k.replace("__", "."): v for k, v in overrides.items()})
 
 
+def straight_and_resumed_runs(spec: str, root, total: int, stop: int, **overrides):
+  """(straight, resumed) final states of configs/<spec>: one run trained to `total` steps in
+  root/a, one stopped at `stop` in root/b and restarted there to `total`."""
+  from genjax.train import runner  # pylint: disable=g-import-not-at-top  # jax: lazily
+  run = lambda steps, name: runner.train_and_evaluate(
+      load(spec, train__num_steps=steps, **overrides), os.path.join(str(root), name))
+  straight = run(total, "a")
+  run(stop, "b")
+  return straight, run(total, "b")
+
+
+def assert_same_params(a, b, **tol) -> None:
+  """Two train states' parameters are equal: bit for bit, or within `tol` (rtol, atol)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  for x, y in zip(jax.tree.leaves(jax.device_get(a.params)), jax.tree.leaves(jax.device_get(b.params))):
+    if tol:
+      np.testing.assert_allclose(x, y, **tol)
+    else:
+      np.testing.assert_array_equal(x, y)
+
+
 def read_metrics(workdir: str, split: str = "train") -> list[dict]:
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     return [r for r in map(json.loads, f) if r["split"] == split]

@@ -15,7 +15,8 @@ from genjax.data.pipeline import TrainBatches
 from genjax.errors import ConfigError
 from genjax.evals import per_class
 from genjax.train import runner
-from tests.conftest import load, read_metrics, run_cli
+from tests.conftest import (assert_same_params, load, read_metrics, run_cli,
+                            straight_and_resumed_runs)
 
 
 def test_weights_are_the_inverse_smoothed_histogram_densities_multiplied_over_dims():
@@ -158,14 +159,8 @@ def _params(state):
                                          (12, "latent_knn")])
 def test_resume_with_resampling_matches_uninterrupted_run(tmp_path, stop, method):
   tiny = {**_TINY, "data__resample": method}
-  straight = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=20, **tiny),
-                                       str(tmp_path / "a"))
-  runner.train_and_evaluate(load("vae.py:digits", train__num_steps=stop, **tiny),
-                            str(tmp_path / "b"))
-  resumed = runner.train_and_evaluate(load("vae.py:digits", train__num_steps=20, **tiny),
-                                      str(tmp_path / "b"))
-  for a, b in zip(_params(straight), _params(resumed)):
-    np.testing.assert_array_equal(a, b)
+  straight, resumed = straight_and_resumed_runs("vae.py:digits", tmp_path, 20, stop, **tiny)
+  assert_same_params(straight, resumed)
   # The stopped run also logged its off-grid final step 10; every on-grid line is identical.
   on_grid = [r for r in read_metrics(str(tmp_path / "b")) if r["step"] % 4 == 0]
   assert read_metrics(str(tmp_path / "a")) == on_grid
@@ -185,8 +180,7 @@ def test_population_members_with_resampling_equal_their_solo_runs(tmp_path):
                                         mode="loop")
   assert errors == [None, None]
   for i, (state, alone) in enumerate(zip(states, solo)):
-    for a, b in zip(_params(state), _params(alone)):
-      np.testing.assert_array_equal(a, b)
+    assert_same_params(state, alone)
     assert (read_metrics(str(tmp_path / f"pop{i}"), "resample")
             == read_metrics(str(tmp_path / f"solo{i}"), "resample"))
 

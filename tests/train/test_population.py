@@ -14,7 +14,7 @@ from genjax.data import pipeline
 from genjax.errors import ConfigError, TrainingDiverged
 from genjax.models import vae
 from genjax.train import runner
-from tests.conftest import ROOT, load, read_metrics
+from tests.conftest import ROOT, assert_same_params, load, read_metrics
 
 _SHORT = dict(train__num_steps=40, train__steps_per_call=5, train__log_every=10,
               train__checkpoint_every=20, train__eval_every=0, train__figure_every=0)
@@ -24,11 +24,6 @@ _MEMBERS = [dict(hparams__beta=1.0, seed=0), dict(hparams__beta=4.0, seed=1),
 
 def _configs(**extra):
   return [load("vae.py:toy2d", **_SHORT, **m, **extra) for m in _MEMBERS]
-
-
-def _assert_same_params(a, b, **tol):
-  for x, y in zip(jax.tree.leaves(jax.device_get(a.params)), jax.tree.leaves(jax.device_get(b.params))):
-    np.testing.assert_allclose(x, y, **tol)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -57,7 +52,7 @@ def test_population_members_equal_their_solo_runs(tmp_path, solo_runs, mode, mon
   solo, root = solo_runs
   for i, (state, alone) in enumerate(zip(states, solo)):
     assert int(state.step) == 40
-    _assert_same_params(state, alone, rtol=2e-5, atol=2e-6)
+    assert_same_params(state, alone, rtol=2e-5, atol=2e-6)
     mine, theirs = read_metrics(workdirs[i]), read_metrics(str(root / str(i)))
     assert [r["step"] for r in mine] == [r["step"] for r in theirs]
     np.testing.assert_allclose([r["loss"] for r in mine], [r["loss"] for r in theirs], rtol=1e-4)
@@ -87,7 +82,7 @@ def test_members_with_one_seed_share_one_stream_and_still_equal_their_solo_runs(
                                    workdirs, mode="vmap")
   assert len(streams) == 2 + 1 + 1  # one stream per population run, not one per member
   for state, alone in zip(states, solo):
-    _assert_same_params(state, alone, rtol=2e-5, atol=2e-6)
+    assert_same_params(state, alone, rtol=2e-5, atol=2e-6)
 
 
 def test_a_population_resumes_exactly_whatever_the_mode(tmp_path, solo_runs):
@@ -98,7 +93,7 @@ def test_a_population_resumes_exactly_whatever_the_mode(tmp_path, solo_runs):
   states, _ = runner.train_members(_configs(), workdirs, mode="loop")
   solo, _ = solo_runs
   for state, alone in zip(states, solo):
-    _assert_same_params(state, alone, rtol=2e-5, atol=2e-6)
+    assert_same_params(state, alone, rtol=2e-5, atol=2e-6)
 
 
 def test_auto_mode_reports_its_choice(tmp_path):
@@ -123,7 +118,7 @@ def test_a_diverging_member_fails_alone(tmp_path, solo_runs):
   solo, _ = solo_runs
   for i in (0, 2):
     assert errors[i] is None
-    _assert_same_params(states[i], solo[i], rtol=2e-5, atol=2e-6)
+    assert_same_params(states[i], solo[i], rtol=2e-5, atol=2e-6)
 
 
 def test_members_differing_beyond_hparams_and_seed_are_refused(tmp_path):

@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -13,11 +12,7 @@ import pytest
 from genjax import models
 from genjax.errors import CheckpointError, TrainingDiverged
 from genjax.train import runner
-from tests.conftest import load, read_metrics
-
-
-def _params(state):
-  return jax.tree.leaves(jax.device_get(state.params))
+from tests.conftest import assert_same_params, load, read_metrics, straight_and_resumed_runs
 
 
 @pytest.mark.parametrize("spec,steps", [
@@ -37,13 +32,8 @@ def test_resume_matches_uninterrupted_run(tmp_path):
   """Stop at step 10, restart to 20: same parameters and the same logged metrics, exactly."""
   common = dict(train__log_every=5, train__checkpoint_every=5, train__eval_every=10,
                 train__figure_every=0)
-  straight = runner.train_and_evaluate(load("vae.py:smoke", train__num_steps=20, **common),
-                                       str(tmp_path / "a"))
-  runner.train_and_evaluate(load("vae.py:smoke", train__num_steps=10, **common), str(tmp_path / "b"))
-  resumed = runner.train_and_evaluate(load("vae.py:smoke", train__num_steps=20, **common),
-                                      str(tmp_path / "b"))
-  for a, b in zip(_params(straight), _params(resumed)):
-    np.testing.assert_array_equal(a, b)
+  straight, resumed = straight_and_resumed_runs("vae.py:smoke", tmp_path, 20, 10, **common)
+  assert_same_params(straight, resumed)
   assert int(resumed.step) == 20
   for split in ("train", "eval/elbo"):
     assert read_metrics(str(tmp_path / "a"), split) == read_metrics(str(tmp_path / "b"), split)
@@ -53,13 +43,8 @@ def test_resume_between_logs_and_with_scanned_steps_is_exact(tmp_path):
   """A checkpoint in mid logging window restores the window's running sums too."""
   common = dict(train__log_every=8, train__checkpoint_every=4, train__steps_per_call=2,
                 train__eval_every=0, train__figure_every=0)
-  straight = runner.train_and_evaluate(load("vae.py:smoke", train__num_steps=16, **common),
-                                       str(tmp_path / "a"))
-  runner.train_and_evaluate(load("vae.py:smoke", train__num_steps=12, **common), str(tmp_path / "b"))
-  resumed = runner.train_and_evaluate(load("vae.py:smoke", train__num_steps=16, **common),
-                                      str(tmp_path / "b"))
-  for a, b in zip(_params(straight), _params(resumed)):
-    np.testing.assert_array_equal(a, b)
+  straight, resumed = straight_and_resumed_runs("vae.py:smoke", tmp_path, 16, 12, **common)
+  assert_same_params(straight, resumed)
   # The stopped run also logged its off-grid final step 12; every on-grid line is identical.
   on_grid = [r for r in read_metrics(str(tmp_path / "b")) if r["step"] % 8 == 0]
   assert read_metrics(str(tmp_path / "a")) == on_grid
@@ -110,8 +95,7 @@ def test_unreadable_latest_checkpoint_falls_back_to_previous_one(tmp_path, capsy
                                       str(tmp_path / "b"))
   assert "checkpoint step 10 is unreadable" in capsys.readouterr().out
   assert (tmp_path / "b" / "checkpoints_unreadable" / "10").exists()  # set aside, not deleted
-  for a, b in zip(_params(straight), _params(resumed)):
-    np.testing.assert_array_equal(a, b)
+  assert_same_params(straight, resumed)
 
 
 def test_run_directory_holds_every_artifact(tmp_path):
