@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from genjax import config as gconfig
 from genjax.data.base import DatasetInfo
 from genjax.models import common, likelihoods, nets
 from genjax.train.optim import make_optimizer
@@ -36,10 +35,7 @@ class Autoencoder:
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Autoencoder":
     m = config.model
-    levels = None
-    if m.likelihood == "binomial":
-      levels = int(gconfig.optional(config, "model.levels"))
-      likelihoods.check(m.likelihood, levels, info)
+    levels = likelihoods.decoder_levels(config, info)
     return cls(encoder=nets.make_encoder(m, info, m.latent_dim), decoder=nets.make_decoder(m, info),
                latent_dim=m.latent_dim, likelihood=m.likelihood,
                optimizer=make_optimizer(config.optim, config.train.num_steps), levels=levels)

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy import special
 
+from genjax import config as gconfig
 from genjax.data.base import DatasetInfo
 from genjax.errors import ConfigError
 
@@ -80,14 +81,19 @@ def decoder_nll(out_BX: jax.Array, x_BX: jax.Array, likelihood: str,
   return gaussian_nll(mean, log_scale, x_BX)
 
 
-def check(likelihood: str, levels: int, info: DatasetInfo) -> None:
-  """One ConfigError line when a binomial decoder's counts n x would not be integers."""
-  if likelihood == "binomial" and not info.on_grid(levels):
+def decoder_levels(config, info: DatasetInfo) -> int | None:
+  """The binomial decoder's n (model.levels) for a family to keep, or None for the other
+  decoders; one ConfigError line when its counts n x would not be integers."""
+  if config.model.likelihood != "binomial":
+    return None
+  levels = gconfig.optional(config, "model.levels")
+  if not info.on_grid(levels):
     grid = f"k / {info.levels}" if info.levels else "no known grid (continuous)"
     fix = (f"set model.levels={info.levels} (or a multiple)" if info.levels
            else "use model.likelihood='gaussian'")
     raise ConfigError(f"model.likelihood='binomial' with model.levels={levels} needs x on the "
                       f"grid k / {levels}, but '{info.name}' has {grid}; {fix}")
+  return int(levels)
 
 
 def is_proper(likelihood: str, levels: int, info: DatasetInfo) -> bool:

@@ -22,7 +22,6 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from genjax import config as gconfig
 from genjax import data as gdata
 from genjax.data.base import DatasetInfo
 from genjax.errors import ConfigError
@@ -63,10 +62,7 @@ class VAE:
     m = config.model
     objective = m.get("objective", "beta")  # configs from before the objectives: a beta-VAE
     objectives.check_hparams(objective, config.hparams)
-    extra = {}
-    if m.likelihood == "binomial":
-      extra["levels"] = int(gconfig.optional(config, "model.levels"))
-      likelihoods.check(m.likelihood, extra["levels"], info)
+    extra = {"levels": likelihoods.decoder_levels(config, info)}
     if objective == "tcvae":
       extra["dataset_size"] = len(gdata.load(config.data, "train"))
     if objective == "factorvae":

@@ -68,7 +68,8 @@ def test_binomial_off_the_data_grid_is_refused_in_one_line():
   with pytest.raises(ConfigError, match="model.levels"):
     _family(model__likelihood="binomial", model__levels=0)
   with pytest.raises(ConfigError, match="continuous"):
-    likelihoods.check("binomial", 16, _RING8)
+    likelihoods.decoder_levels(load("vae.py:toy2d", model__likelihood="binomial",
+                                    model__levels=16), _RING8)
 
 
 def _family(**overrides):
