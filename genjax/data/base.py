@@ -10,7 +10,7 @@ source for each batch. Every record holds at least `x`: the model input, float32
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -68,6 +68,23 @@ class Source(Protocol):
 
   def get_batch(self, indices_N: np.ndarray) -> dict[str, np.ndarray]:
     """Returns the records at `indices_N` stacked on a leading axis of size N."""
+    ...
+
+
+@runtime_checkable
+class FactorSource(Protocol):
+  """A source whose dataset is a full grid of ground-truth factors (dSprites, 3D Shapes, ...).
+
+  Metrics that fix one factor and vary the others (disentanglement, traversals labelled by
+  factor) draw factor indices themselves and ask for the matching images here, over the
+  *whole* grid whatever the split holds, as disentanglement_lib samples its datasets.
+  """
+
+  info: DatasetInfo
+
+  def get_by_factors(self, factors_NK: np.ndarray) -> dict[str, np.ndarray]:
+    """The records of the grid cells `factors_NK` (int indices, column k in
+    [0, info.factor_sizes[k])), stacked on a leading axis of size N."""
     ...
 
 

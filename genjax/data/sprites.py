@@ -184,6 +184,10 @@ class SpritesSource:
   def get_batch(self, indices_N: np.ndarray) -> dict[str, np.ndarray]:
     return records(factors_from_indices(self.image_indices[indices_N]), self.resolution)
 
+  def get_by_factors(self, factors_NK: np.ndarray) -> dict[str, np.ndarray]:
+    """Any cell of the full grid, rendered (FactorSource): the split does not limit it."""
+    return records(np.asarray(factors_NK), self.resolution)
+
 
 def split_indices(split: str, num_train: int = 0, num_test: int = 0) -> np.ndarray:
   """Flat image indices of a split: a fixed permutation's first `num_test` are the test set.

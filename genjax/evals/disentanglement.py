@@ -2,9 +2,9 @@
 
 Codes are the encoder's output (a VAE's posterior mean). The metrics need images chosen by
 their factors -- pairs and batches with one factor fixed (BetaVAE, FactorVAE) and uniform
-random samples (MIG, DCI, SAP) -- so they are rendered afresh from the full factor grid at
-the run's resolution with `genjax.data.sprites`, as disentanglement_lib samples its ground-
-truth dataset, rather than read from the held-out split. Protocol sizes default to
+random samples (MIG, DCI, SAP) -- so they are drawn from the full factor grid through the
+dataset's `get_by_factors` (FactorSource), as disentanglement_lib samples its ground-truth
+dataset, rather than read from the held-out split. Protocol sizes default to
 disentanglement_lib's (10,000 training and 5,000 evaluation points; batches of 64); on a
 CPU pass smaller ones, e.g.
 
@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from genjax.data import sprites
+from genjax.data.base import FactorSource
 from genjax.errors import ConfigError
 from genjax.evals import disentanglement_metrics as dm
 from genjax.evals.context import EvalContext
@@ -72,19 +72,18 @@ def check_factors(ctx: EvalContext) -> None:
     raise ConfigError(f"evaluator 'disentanglement' needs ground-truth factors, but dataset "
                       f"'{ctx.info.name}' has none; train on data.name='sprites' or drop it "
                       "from --evals")
-  if ctx.info.name != "sprites":
-    raise ConfigError(f"evaluator 'disentanglement' renders images from factors, which only the "
-                      f"sprites dataset can do; dataset '{ctx.info.name}' cannot")
+  if not isinstance(ctx.test, FactorSource):
+    raise ConfigError(f"evaluator 'disentanglement' draws images by their factors, which "
+                      f"dataset '{ctx.info.name}' cannot serve (it is no full factor grid)")
 
 
 def factor_encoder(ctx: EvalContext, chunk: int):
-  """factors [N, K] -> codes [N, D] float64: render at the run's resolution, then encode.
+  """factors [N, K] -> codes [N, D] float64: the grid's images (ctx.test), then encode.
 
   Every call to the compiled encoder sees `chunk` images (the last chunk padded), so it
   compiles once however many images a metric asks for.
   """
   encode = ctx.jit("encode")
-  resolution = int(ctx.config.data.resolution)
 
   def codes(factors_NK: np.ndarray) -> np.ndarray:
     out = []
@@ -92,7 +91,7 @@ def factor_encoder(ctx: EvalContext, chunk: int):
       part = factors_NK[start:start + chunk]
       pad = chunk - len(part)
       part = np.concatenate([part, np.repeat(part[:1], pad, axis=0)]) if pad else part
-      z = np.asarray(encode(ctx.state, sprites.render(part, resolution)))
+      z = np.asarray(encode(ctx.state, ctx.test.get_by_factors(part)["x"]))
       out.append(z[:chunk - pad])
     return np.concatenate(out).astype(np.float64)
 
