@@ -13,7 +13,11 @@ one program. Two ways to step them, both exact (each member equals its solo run)
         loop over a compiled step, not lax.map.
 
 `auto` times both on the first real calls (their compile calls excluded) and keeps the
-faster; the choice and both timings are printed and written to each member's directory.
+faster; the choice and both timings are printed and written to each member's directory. A
+relaunch of the same population (a resume, or more steps) reuses the recorded choice rather
+than timing again: the two modes sum in different orders, so a relaunch that switched modes
+would end with other parameters (each member equals its solo run up to float rounding in
+`vmap`, bit for bit in `loop`; a resume in the same mode is bit for bit either way).
 """
 from __future__ import annotations
 
@@ -156,10 +160,14 @@ class Chooser:
   """
 
   def __init__(self, mode: str, multistep, mesh, size: int, rngs: list, hps: list,
-               calls_left: int):
+               calls_left: int, recorded: dict | None = None):
     if mode not in MODES:
       raise ConfigError(f"--population_mode={mode} is unknown; use one of {', '.join(MODES)}")
-    if mode == "auto" and (size == 1 or calls_left < 2 * _TRIAL_CALLS + 1):
+    if mode == "auto" and size > 1 and recorded is not None:
+      mode = recorded["mode"]
+      print(f"genjax: population stepping: {mode}, as recorded by this population's first "
+            "launch (pass --population_mode to change it)", flush=True)
+    elif mode == "auto" and (size == 1 or calls_left < 2 * _TRIAL_CALLS + 1):
       mode = "loop" if size == 1 else "vmap"
     self.mode = mode
     self._candidates = ([VmapStepper(multistep, mesh, size), LoopStepper(multistep, mesh)]
@@ -173,6 +181,8 @@ class Chooser:
     self._times: dict[str, list[float]] = {s.name: [] for s in self._candidates}
     self.stepper = self._candidates[0]
     self.decision: dict | None = None if mode == "auto" else {"mode": mode}
+    if recorded is not None and recorded["mode"] == mode:
+      self.decision = {k: v for k, v in recorded.items() if k != "population_size"}
 
   def step(self, packed, batches: list[dict], alive: list[bool]):
     """One call of the current stepper; while deciding, times it and switches when due."""
@@ -203,6 +213,23 @@ class Chooser:
       packed = following.pack(self.stepper.unpack(packed))
       self.stepper = following
     return packed
+
+
+def recorded_mode(workdirs: list[str], size: int) -> dict | None:
+  """The decision every member's population.json records for a population of this size, if
+  they all hold the same one; else None (a first launch, or a regrouped population)."""
+  decisions = []
+  for workdir in workdirs:
+    try:
+      with open(os.path.join(workdir, "population.json")) as f:
+        decisions.append(json.load(f))
+    except (OSError, ValueError):
+      return None
+  first = decisions[0]
+  if first.get("mode") not in ("vmap", "loop") or first.get("population_size") != size:
+    return None
+  same = lambda d: d.get("mode") == first["mode"] and d.get("population_size") == size
+  return dict(first) if all(same(d) for d in decisions) else None
 
 
 def write_decision(workdir: str, decision: dict, size: int) -> None:

@@ -174,7 +174,8 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
   multistep = make_multistep(lead.family.train_step)
   chooser = population.Chooser(
       mode, multistep, lead.mesh, len(members), [s.rng(TRAIN_STREAM) for s in sessions],
-      [s.hp for s in sessions], calls_left=(t.num_steps - step) // t.steps_per_call)
+      [s.hp for s in sessions], calls_left=(t.num_steps - step) // t.steps_per_call,
+      recorded=population.recorded_mode(workdirs, len(members)) if step else None)
   packed = chooser.stepper.pack(packed_members)
   progress = Progress(t.num_steps, configs[0].data.batch_size * len(members), step)
   stop = _StopSignal()

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from tests.conftest import ROOT, read_metrics
+from tests.conftest import F32_UNIT_ROUNDOFF, REL_STEP, ROOT, read_metrics
 
 WORKER = os.path.join(ROOT, "tests", "train", "multihost_worker.py")
 CONFIG = os.path.join(ROOT, "configs", "vae.py:smoke")
@@ -68,11 +68,16 @@ def _params(out: str, stage: str, process: int = 0) -> dict[str, np.ndarray]:
     return dict(f)
 
 
-def _assert_params_close(a: dict, b: dict) -> None:
+def _assert_params_close(a: dict, b: dict, out: str, steps: int, momentum: float = 0.9) -> None:
+  """a and b took `steps` SGD steps (momentum optim.b1) in programs that sum differently:
+  equal up to the summation-rounding bound of conftest.assert_within_summation_rounding."""
+  start, first = _params(out, "start"), _params(out, "first")
   assert sorted(a) == sorted(b)
   for k in a:
     if not k.startswith("__"):
-      np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
+      m1 = float(np.max(np.abs(first[k] - start[k])))
+      np.testing.assert_allclose(a[k], b[k], rtol=4 * F32_UNIT_ROUNDOFF,
+                                 atol=steps * REL_STEP * m1 / (1 - momentum), err_msg=k)
 
 
 def test_two_processes_train_like_one_and_their_checkpoint_resumes_in_one(tmp_path):
@@ -91,20 +96,20 @@ def test_two_processes_train_like_one_and_their_checkpoint_resumes_in_one(tmp_pa
   (check_log,) = _run([(["check", CONFIG, multi, ref, str(STEPS), str(MORE_STEPS), out], _env(cache))],
                       str(tmp_path / "check"))
 
-  # (a) both processes end with the same params, equal to a 1-process run's (same global
-  # batches, same keys; only the order of the cross-device sums differs).
+  # (a) both processes end with the same params, equal to a 1-process run's up to rounding
+  # (same global batches, same keys; only the order of the cross-device sums differs).
   multi_0, multi_1, single = (_params(out, "multi", 0), _params(out, "multi", 1),
                               _params(out, "single"))
   assert (int(multi_0["__processes__"]), int(single["__processes__"])) == (2, 1)
   assert int(multi_0["__step__"]) == int(single["__step__"]) == STEPS
   for k in multi_0:
     np.testing.assert_array_equal(multi_0[k], multi_1[k], err_msg=k)
-  _assert_params_close(multi_0, single)
+  _assert_params_close(multi_0, single, out, STEPS)
   # The train log was written once (by process 0), with the 1-process run's numbers.
   multi_log, ref_log = read_metrics(multi)[:STEPS // 2], read_metrics(ref)[:STEPS // 2]
   assert [r["step"] for r in multi_log] == [r["step"] for r in ref_log] == [2, 4]
   for m, r in zip(multi_log, ref_log):
-    np.testing.assert_allclose(m["loss"], r["loss"], rtol=1e-5)
+    np.testing.assert_allclose(m["loss"], r["loss"], rtol=1e-4)  # forward sums: rounding ~ K * u
 
   # (b) the 2-process checkpoint restores exactly in 1 process, and training resumes from it
   # to the same params as the 1-process run continued to the same step.
@@ -116,4 +121,4 @@ def test_two_processes_train_like_one_and_their_checkpoint_resumes_in_one(tmp_pa
   assert f"resuming {multi} from step {STEPS}" in check_log
   resumed, single_more = _params(out, "resumed"), _params(out, "single_more")
   assert int(resumed["__step__"]) == int(single_more["__step__"]) == MORE_STEPS
-  _assert_params_close(resumed, single_more)
+  _assert_params_close(resumed, single_more, out, MORE_STEPS)

@@ -9,7 +9,7 @@ import sys
 from tests.conftest import ROOT
 
 
-def test_four_device_step_equals_single_device_step():
+def test_four_device_step_equals_single_device_step_within_rounding():
   script = os.path.join(ROOT, "tests", "train", "four_device_step.py")
   out = subprocess.run([sys.executable, script, os.path.join(ROOT, "configs", "vae.py:smoke")],
                        cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -19,4 +19,4 @@ def test_four_device_step_equals_single_device_step():
   assert result["devices"] == 4
   assert "data" in result["sharded"]
   assert result["slice_ok"]
-  assert result["max_abs_diff"] < 1e-5
+  assert result["worst_over_bound"] <= 1.0, result
