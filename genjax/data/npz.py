@@ -50,7 +50,7 @@ def open_npz(path: str, what: str) -> zipfile.ZipFile:
     raise DataError(f"{what} '{path}' is a directory; set data.path to the .npz file") from None
   except (zipfile.BadZipFile, OSError) as e:
     raise DataError(f"'{path}' is not a readable .npz file ({e}): it is truncated or in "
-                    f"another format; data.path must be the {what} .npz") from None
+                    f"another format; data.path must be {what}") from None
 
 
 def header(zf: zipfile.ZipFile, member: str, what: str) -> tuple[tuple[int, ...], np.dtype]:
