@@ -37,7 +37,6 @@ _ALLOWED_GLOBALS = {
     ("_codecs", "encode"): codecs.encode,
 }
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # a zip member's local file header
-_CHUNK_BYTES = 32 << 20
 
 
 def open_npz(path: str, what: str) -> zipfile.ZipFile:
@@ -79,20 +78,6 @@ def chunks(zf: zipfile.ZipFile, member: str, rows: int, what: str) -> Iterator[n
       yield np.frombuffer(data, dtype).reshape((n,) + tuple(shape[1:]))
 
 
-def read(zf: zipfile.ZipFile, member: str, what: str) -> np.ndarray:
-  """A whole (small) numeric array `member`, read without unpickling anything."""
-  shape, dtype = header(zf, member, what)
-  if dtype.hasobject:
-    raise DataError(f"{what}: '{member}' holds Python objects where numbers were expected")
-  rows = max(1, _CHUNK_BYTES // max(1, int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize))
-  if not shape:
-    with _open_member(zf, member, what) as f:
-      _read_npy_header(f, member, what)
-      return np.frombuffer(f.read(dtype.itemsize), dtype).reshape(())
-  parts = list(chunks(zf, member, rows, what))
-  return np.concatenate(parts) if parts else np.empty(shape, dtype)
-
-
 def stored_records(zf: zipfile.ZipFile, path: str, member: str, what: str) -> RecordFile | None:
   """Records along the first axis of an uncompressed member, read in place; None when the
   member is compressed (it must then be streamed)."""
@@ -117,7 +102,7 @@ def pickled(zf: zipfile.ZipFile, member: str, what: str):
   """The object stored in the 0-d object array `member`, unpickled with numpy's array
   constructors only (latin1 for Python 2 byte strings); anything else is refused."""
   with _open_member(zf, member, what) as f:
-    shape, _, dtype = _read_npy_header(f, member, what)
+    _, _, dtype = _read_npy_header(f, member, what)
     if not dtype.hasobject:
       raise DataError(f"{what}: '{member}' should hold a pickled object; it holds {dtype}")
     try:

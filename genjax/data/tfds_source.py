@@ -2,7 +2,9 @@
 
 No TensorFlow and no download at run time: clusters hold prepared datasets (array_record or
 parquet files), read by random access. Records map 'image' (uint8 [H, W, C]) to x = image / 255
-(float32) and 'label' to label (int32). tensorflow_datasets is imported only here, on use: its
+(float32) and 'label' to label (int32). The builds with ground-truth factors or attributes
+(dsprites, shapes3d, smallnorb, celeb_a) are read by tfds_factors.py, with this module's
+checks (`open_builder`, `check_split`). tensorflow_datasets is imported only here, on use: its
 import costs seconds that runs without TFDS data should not pay.
 """
 from __future__ import annotations
