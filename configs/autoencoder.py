@@ -2,7 +2,8 @@
 
   genjax train --config=configs/autoencoder.py:sprites --workdir=runs/ae
 
-Variants: sprites (default), sprites32, digits, toy2d, smoke. The reconstruction loss
+Variants: sprites (default), sprites32, digits, toy2d, smoke, and the field's datasets
+dsprites, shapes3d, mpi3d, celeba, folder (as in configs/vae.py: pass data.path). The reconstruction loss
 follows model.likelihood: 'bernoulli' (cross-entropy, for [0, 1] images) or 'gaussian'
 (squared error with unit variance, i.e. MSE / 2 in nats).
 """
@@ -28,5 +29,6 @@ def _as_autoencoder(make):
 
 def get_config(arg=None):
   variants = {name: _as_autoencoder(getattr(_vae, name))
-              for name in ("sprites", "sprites32", "digits", "toy2d", "smoke")}
+              for name in ("sprites", "sprites32", "digits", "toy2d", "smoke", "dsprites",
+                           "shapes3d", "mpi3d", "celeba", "folder")}
   return gconfig.pick_variant(arg, variants, default="sprites")

@@ -34,6 +34,12 @@ OPTIONAL = {
     "data.resample_max_ratio": 10.0,  # latent_knn: weights clipped to [median / R, median * R]
     "data.rare_class": -1,  # a class to make rare in the training split (-1 = none)
     "data.rare_fraction": 0.02,  # the share of that class's training examples kept
+    # a dataset read from its authors' file or a folder (dsprites, shapes3d, mpi3d, folder)
+    "data.path": "",
+    # where compressed files are extracted once for reading by offset ('' = ~/.cache/genjax)
+    "data.cache_dir": "",
+    "data.factor_sizes": (),  # mpi3d: the grid of a reduced file (() = the authors' sizes)
+    "data.channels": 0,  # folder: 1 (grey) or 3 (RGB); 0 = what the files hold
     # pixel values are k / levels, k = 0..levels: diffusion's image grid (255 = 8-bit) and
     # the n of a 'binomial' decoder (digits: 16)
     "model.levels": 255,
@@ -130,6 +136,9 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.resample_max_ratio": (lambda v: v >= 1, ">= 1 (the largest weight over the median)"),
     "data.rare_class": (lambda v: v >= -1, ">= 0, or -1 for none"),
     "data.rare_fraction": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "data.factor_sizes": (lambda v: all(isinstance(s, int) and s > 0 for s in v),
+                          "a list of positive integers (() = the dataset's own)"),
+    "data.channels": (_in(0, 1, 3), "0 (from the files), 1 or 3"),
 }
 
 

@@ -4,8 +4,10 @@
       --config=experiments/latent_size/config.py:ae_digits --workdir=runs/latent_size/ae_digits
 
 Variants: ae_digits, vae_digits (configs/autoencoder.py:digits and configs/vae.py:digits,
-the MLP nets, 3,000 steps) and ae_sprites32, vae_sprites32 (the 32x32 conv nets of the
-`sprites32` variants, 2,000 steps). The VAE is the plain VAE (beta = 1), so its held-out
+the MLP nets, 3,000 steps), ae_sprites32, vae_sprites32 (the 32x32 conv nets of the
+`sprites32` variants, 2,000 steps) and ae_dsprites, vae_dsprites (the real dSprites file at
+64x64, 2,000 steps; pass --config.data.path=.../dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz
+to `genjax sweep`, and plot with plot.py --datasets=dsprites). The VAE is the plain VAE (beta = 1), so its held-out
 KL is the rate and its reconstruction term the distortion of Alemi et al. (2018). Every
 member is evaluated once, at its last step: recon (both models), elbo (the VAE only: the
 autoencoder has no KL) and features (a linear probe on the codes: class accuracy on
@@ -53,7 +55,16 @@ def vae_sprites32():
   return _study("vae", "sprites32", 2000)
 
 
+def ae_dsprites():
+  return _study("ae", "dsprites", 2000)
+
+
+def vae_dsprites():
+  return _study("vae", "dsprites", 2000)
+
+
 def get_config(arg=None):
   return gconfig.pick_variant(
       arg, dict(ae_digits=ae_digits, vae_digits=vae_digits, ae_sprites32=ae_sprites32,
-                vae_sprites32=vae_sprites32), default="vae_digits")
+                vae_sprites32=vae_sprites32, ae_dsprites=ae_dsprites,
+                vae_dsprites=vae_dsprites), default="vae_digits")

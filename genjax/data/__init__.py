@@ -1,13 +1,17 @@
 """Datasets by name: `load(config.data, split)` returns a Source of dict records.
 
-Embedded datasets are listed in DATASETS; a name 'tfds:NAME' reads a prepared TFDS dataset
-from `data.data_dir` (tensorflow_datasets is imported only then, as its import is slow).
+DATASETS lists the embedded datasets and those read from a file at `data.path` (dsprites,
+shapes3d, mpi3d: the files their authors distribute; folder: a directory of images). A name
+'tfds:NAME' reads a prepared TFDS dataset from `data.data_dir` (tensorflow_datasets is
+imported only then, as its import is slow); the builds in tfds_factors.SPECS (dsprites,
+shapes3d, smallnorb, celeb_a) map their label features to factors.
 """
 from __future__ import annotations
 
 import difflib
 
-from genjax.data import digits, rare, sprites, stacked_digits, tfds_source, toy2d, translation
+from genjax.data import digits, dsprites, folder, mpi3d, rare, shapes3d, sprites, stacked_digits
+from genjax.data import tfds_factors, tfds_source, toy2d, translation
 from genjax.data.base import ArraySource, DatasetInfo, Source
 from genjax.errors import DataError
 
@@ -18,6 +22,10 @@ DATASETS = {
     "toy2d": toy2d.load,
     "paired_shapes": translation.load_paired,
     "unpaired_shapes": translation.load_unpaired,
+    "dsprites": dsprites.load,
+    "shapes3d": shapes3d.load,
+    "mpi3d": mpi3d.load,
+    "folder": folder.load,
 }
 
 __all__ = ["ArraySource", "DATASETS", "DatasetInfo", "Source", "load"]
@@ -34,7 +42,9 @@ def load(data_cfg, split: str) -> Source:
     A Source whose records hold `x` (and `label`, `factors`, `factor_values` where known).
   """
   name = str(data_cfg.name)
-  if name.startswith("tfds:"):
+  if name.startswith(tfds_source.PREFIX):
+    if name[len(tfds_source.PREFIX):] in tfds_factors.SPECS:
+      return rare.apply(data_cfg, split, tfds_factors.load(data_cfg, split))
     return rare.apply(data_cfg, split, tfds_source.load(data_cfg, split))
   if name not in DATASETS:
     close = difflib.get_close_matches(name, DATASETS, n=1)

@@ -2,7 +2,9 @@
 
 No TensorFlow and no download at run time: clusters hold prepared datasets (array_record or
 parquet files), read by random access. Records map 'image' (uint8 [H, W, C]) to x = image / 255
-(float32) and 'label' to label (int32). tensorflow_datasets is imported only here, on use: its
+(float32) and 'label' to label (int32). The builds with ground-truth factors or attributes
+(dsprites, shapes3d, smallnorb, celeb_a) are read by tfds_factors.py, with this module's
+checks (`open_builder`, `check_split`). tensorflow_datasets is imported only here, on use: its
 import costs seconds that runs without TFDS data should not pay.
 """
 from __future__ import annotations
@@ -63,6 +65,33 @@ def load(data_cfg, split: str) -> TfdsSource:
 
   name = str(data_cfg.name)[len(PREFIX):]
   data_dir = str(data_cfg.data_dir) or None
+  builder = open_builder(name, data_dir)
+  check_split(builder, name, split)
+  info = _dataset_info(str(data_cfg.name), builder.info.features)
+  source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+  limit = int(data_cfg.num_train if split == "train" else data_cfg.num_test)
+  if limit > len(source):
+    key = "num_train" if split == "train" else "num_test"
+    raise DataError(f"data.{key}={limit} exceeds the {len(source)} examples of '{name}' "
+                    f"{split}; lower data.{key} (0 = all)")
+  return TfdsSource(info=info, data_source=source, length=limit or len(source))
+
+
+def open_builder(name: str, data_dir: str | None):
+  """The TFDS builder of a dataset prepared in a random-access format in `data_dir`.
+
+  Args:
+    name: the TFDS name, e.g. 'mnist'.
+    data_dir: the TFDS data directory, or None for TFDS's default.
+
+  Returns:
+    The builder (registered, or read-only from the directory for unregistered names).
+
+  Raises:
+    DataError: the dataset is absent, unprepared or stored as TFRecord, in one line.
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # slow import
+
   where = f"data.data_dir='{data_dir}'" if data_dir else "the default TFDS data_dir"
   fix = (f"prepare it on a machine with network (`tfds build {name} --file_format=array_record "
          f"--data_dir=DIR`) and copy DIR here, or point data.data_dir at a prepared copy")
@@ -79,17 +108,13 @@ def load(data_cfg, split: str) -> TfdsSource:
     raise DataError(f"TFDS dataset '{name}' in {where} is stored as {file_format}, which needs "
                     f"TensorFlow to read; rebuild it with `tfds build {name} "
                     "--file_format=array_record`")
+  return builder
+
+
+def check_split(builder, name: str, split: str) -> None:
   if split not in builder.info.splits:
     raise DataError(f"TFDS dataset '{name}' has no split '{split}'; it has "
                     f"{', '.join(builder.info.splits)}")
-  info = _dataset_info(str(data_cfg.name), builder.info.features)
-  source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
-  limit = int(data_cfg.num_train if split == "train" else data_cfg.num_test)
-  if limit > len(source):
-    key = "num_train" if split == "train" else "num_test"
-    raise DataError(f"data.{key}={limit} exceeds the {len(source)} examples of '{name}' "
-                    f"{split}; lower data.{key} (0 = all)")
-  return TfdsSource(info=info, data_source=source, length=limit or len(source))
 
 
 def _dataset_info(full_name: str, features) -> DatasetInfo:

@@ -78,3 +78,58 @@ def build_tiny_dataset(data_dir: str, name: str = "genjax_tiny", num_train: int 
   builder = TinyBuilder(data_dir=data_dir, file_format="array_record")
   builder.download_and_prepare()
   return str(builder.data_dir)
+
+
+def build_factor_dataset(data_dir: str, name: str, version: str, image_shape: tuple[int, ...],
+                         labels: dict[str, int], splits: dict[str, "np.ndarray"],
+                         binary: bool = False, attributes: tuple[str, ...] = ()) -> str:
+  """Writes a TFDS build named like a field dataset (dsprites, shapes3d, smallnorb, celeb_a)
+  with a reduced grid: the label features `labels` (name -> number of classes), in grid
+  order, and per split the flat grid indices it holds (written in that order).
+
+  Record f has image `file_testing.marked_images(image_shape, binary)([f])` and label
+  features the digits of f in the grid; with `attributes`, it instead has an 'attributes'
+  dict whose attribute j is bit j of f (celeb_a's layout). The version must be the
+  registered builder's, so that `tfds.builder(name, data_dir)` finds the files.
+
+  Returns:
+    The dataset's directory.
+  """
+  import tensorflow_datasets as tfds  # slow import: only where a dataset is built
+  from PIL import Image
+
+  from genjax.data import file_testing  # pylint: disable=g-import-not-at-top
+
+  sizes = tuple(labels.values())
+  image_fn = file_testing.marked_images(image_shape, binary)
+  features = {"image": tfds.features.Image(shape=image_shape)}
+  features.update({f: tfds.features.ClassLabel(num_classes=n) for f, n in labels.items()})
+  if attributes:
+    features["attributes"] = {a: np.bool_ for a in attributes}
+
+  class FactorBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A reduced grid of marked images in a field dataset's feature layout."""
+
+    VERSION = tfds.core.Version(version)
+
+    def _info(self):
+      return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(features))
+
+    def _split_generators(self, dl_manager):
+      del dl_manager  # nothing to download
+      return {s: self._generate_examples(flat) for s, flat in splits.items()}
+
+    def _generate_examples(self, flat):
+      for f in flat:
+        image = image_fn(np.array([f]))[0]
+        record = {"image": Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)}
+        if sizes:
+          record.update(zip(labels, (int(d) for d in file_testing.grid_factors(sizes, f, f + 1)[0])))
+        if attributes:
+          record["attributes"] = {a: bool((int(f) >> j) & 1) for j, a in enumerate(attributes)}
+        yield int(f), record
+
+  FactorBuilder.name = name
+  builder = FactorBuilder(data_dir=data_dir, file_format="array_record")
+  builder.download_and_prepare()
+  return str(builder.data_dir)

@@ -7,7 +7,8 @@ how much of the known truth a linear read-out finds:
 - labelled data (digits): sklearn LogisticRegression (lbfgs, C = 1, max_iter 1000) on
   standardised features -> probe_accuracy; `labels_per_class` = n > 0 fits it on the first
   n training examples of each class only (a few-label probe);
-- factor data (sprites): sklearn Ridge (alpha = 1) per factor value on standardised
+- factor data (sprites, dsprites, shapes3d, mpi3d, TFDS factor builds, celeb_a's
+  attributes): sklearn Ridge (alpha = 1) per factor value on standardised
   features -> held-out R^2 per factor (probe_r2_<name>) and their mean probe_r2. Linear
   R^2 undersells categorical shape and circular orientation, for pixels and codes alike, so
   each categorical factor (DatasetInfo.categorical_factors) also gets the logistic probe's
@@ -65,8 +66,13 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
             tr[key], tr["factors"][:, k], te[key], te["factors"][:, k], float(cfg.get("C", 1.0)))
   if jax.process_index() == 0:
     os.makedirs(ctx.path("evals"), exist_ok=True)
+    # The dataset's name and factor names travel with the codes, so that studies read any
+    # factor dataset's features without knowing which one it was.
     np.savez_compressed(ctx.path("evals", "features.npz"),
-                        **{k: v for k, v in te.items() if k != "pixels"})
+                        **{k: v for k, v in te.items() if k != "pixels"},
+                        dataset=np.array(ctx.info.name),
+                        factor_names=np.array(ctx.info.factor_names, dtype=str),
+                        categorical_factors=np.array(ctx.info.categorical_factors, dtype=str))
   return out
 
 

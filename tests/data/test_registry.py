@@ -12,7 +12,7 @@ from genjax.errors import DataError
 
 def test_known_names_dispatch(data_cfg):
   assert set(gdata.DATASETS) == {"sprites", "digits", "toy2d", "stacked_digits", "paired_shapes",
-                                 "unpaired_shapes"}
+                                 "unpaired_shapes", "dsprites", "shapes3d", "mpi3d", "folder"}
   assert gdata.load(data_cfg(name="digits"), "test").info.name == "digits"
   assert gdata.load(data_cfg(name="toy2d", num_test=10), "test").info.x_shape == (2,)
   assert gdata.load(data_cfg(name="sprites", resolution=16), "test").info.x_shape == (16, 16, 1)
@@ -25,7 +25,8 @@ def test_unknown_name_suggests_the_closest(data_cfg):
     gdata.load(data_cfg(name="zzz"), "train")
 
 
-def test_importing_genjax_data_does_not_import_tfds_or_sklearn():
-  code = "import sys, genjax.data; print('tensorflow_datasets' in sys.modules, 'sklearn' in sys.modules)"
+def test_importing_genjax_data_does_not_import_tfds_sklearn_h5py_or_pillow():
+  code = ("import sys, genjax.data; print(*(m in sys.modules for m in "
+          "('tensorflow_datasets', 'sklearn', 'h5py', 'PIL')))")
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-  assert out.stdout.split() == ["False", "False"]
+  assert out.stdout.split() == ["False"] * 4
