@@ -95,7 +95,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "model.channels": (_positive, "a positive integer"),
     "model.hidden": (_positive, "a positive integer"),
     "model.widths": (lambda v: all(w > 0 for w in v), "a list of positive integers"),
-    "model.net": (_in("conv", "mlp"), "'conv' or 'mlp'"),
+    "model.net": (_in("conv", "dislib_conv", "mlp"), "'conv', 'dislib_conv' or 'mlp'"),
     "model.likelihood": (_in("bernoulli", "binomial", "gaussian"),
                          "'bernoulli', 'binomial' or 'gaussian'"),
     "model.levels": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,

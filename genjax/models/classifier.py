@@ -16,7 +16,7 @@ import optax
 
 from genjax.data.base import DatasetInfo
 from genjax.errors import ConfigError
-from genjax.models import common
+from genjax.models import common, nets
 from genjax.nets import conv, mlp
 from genjax.train.optim import make_optimizer
 from genjax.train.state import TrainState
@@ -44,6 +44,7 @@ class Classifier:
     if not info.num_classes:
       raise ConfigError(f"model.family='classifier' needs labels, but '{info.name}' has none")
     m = config.model
+    nets.refuse_dislib(m, "classifier")
     if m.net == "conv":
       trunk = conv.ConvEncoder(m.hidden, channels=m.channels, hidden=m.hidden)
     else:

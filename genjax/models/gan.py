@@ -19,7 +19,7 @@ import optax
 
 from genjax.data.base import DatasetInfo
 from genjax.errors import ConfigError
-from genjax.models import gan_losses
+from genjax.models import gan_losses, nets
 from genjax.nets import dcgan, mlp
 from genjax.train.optim import make_optimizer
 from genjax.train.state import TrainState
@@ -54,6 +54,7 @@ class GAN:
     if m.conditional and m.pack > 1:
       raise ConfigError("model.pack > 1 is for unconditional GANs; set model.pack=1")
     image = info.kind == "image"
+    nets.refuse_dislib(m, "gan")
     if m.net == "conv":
       body = dcgan.ConvGenerator(tuple(info.x_shape), channels=m.channels)
       trunk = dcgan.ConvDiscriminator(channels=m.channels)

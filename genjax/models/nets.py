@@ -6,7 +6,7 @@ import ml_collections
 
 from genjax.data.base import DatasetInfo
 from genjax.errors import ConfigError
-from genjax.nets import conv, mlp
+from genjax.nets import conv, dislib_conv, mlp
 
 
 class _Reshape(nn.Module):
@@ -30,6 +30,9 @@ def make_encoder(model: ml_collections.ConfigDict, info: DatasetInfo, out_dim: i
   if model.net == "conv":
     _check_conv(model, info)
     return conv.ConvEncoder(out_dim, channels=model.channels, hidden=model.hidden)
+  if model.net == "dislib_conv":
+    _check_dislib(info)
+    return dislib_conv.DislibConvEncoder(out_dim)
   return mlp.MLP(tuple(model.widths), out_dim)
 
 
@@ -38,6 +41,9 @@ def make_decoder(model: ml_collections.ConfigDict, info: DatasetInfo) -> nn.Modu
   if model.net == "conv":
     _check_conv(model, info)
     return conv.ConvDecoder(out_shape, channels=model.channels, hidden=model.hidden)
+  if model.net == "dislib_conv":
+    _check_dislib(info)
+    return dislib_conv.DislibConvDecoder(out_shape)
   width = 1
   for d in out_shape:
     width *= d
@@ -56,3 +62,18 @@ def _check_conv(model, info):
         f"model.net='conv' needs an image side of 4*2**k (8, 16, 32, 64...), but '{info.name}' "
         f"is {info.x_shape[0]}; change data.upscale/resolution or use --config.model.net=mlp"
     ) from None
+
+
+def _check_dislib(info):
+  shape = tuple(info.x_shape)
+  if info.kind != "image" or shape[:2] != (dislib_conv.SIDE, dislib_conv.SIDE):
+    raise ConfigError(
+        f"model.net='dislib_conv' (disentanglement_lib's nets) takes 64x64 images, but "
+        f"'{info.name}' gives x of shape {shape}; set data.resolution=64 or use model.net=conv")
+
+
+def refuse_dislib(model: ml_collections.ConfigDict, family: str) -> None:
+  """disentanglement_lib's encoder/decoder pair serves the latent-variable families only."""
+  if model.net == "dislib_conv":
+    raise ConfigError(f"model.net='dislib_conv' is the VAE/autoencoder nets of disentanglement_lib; "
+                      f"the {family} family takes model.net=conv or mlp")
