@@ -139,7 +139,8 @@ def bf16_compute(train_step):
     new, metrics = train_step(lowered, low(batch), rng, hp)
     params = jax.tree.map(lambda p, n, l: p + (n.astype(p.dtype) - l.astype(p.dtype)),
                           state.params, new.params, lowered.params)
-    return new.replace(params=params), metrics
+    new = new.replace(params=params)  # every leaf back in its dtype (optax follows params')
+    return jax.tree.map(lambda n, o: n.astype(o.dtype), new, state), metrics
   return step
 
 
@@ -209,22 +210,33 @@ def _vae_part(args, with_compile: bool) -> None:
       torch.set_num_threads(2)
   except ImportError:
     torch, device = None, None
+  part = "vae_compile" if with_compile else "vae"
   batches = (8, 16) if args.smoke else (64, 1024, 256)
   rounds, block = (2, 2) if args.smoke else (8, 10)
   for batch in batches:
     try:
       x = _sprites_batch(batch)
       flops = ts.step_flops(64, 1, 32, 256, 10, batch)
-      contenders = {"genjax_tf32_default": GenjaxVae(x, "tf32_default")}
+      makers = {"genjax_tf32_default": lambda: GenjaxVae(x, "tf32_default")}
       if not with_compile:
-        contenders["genjax_float32_highest"] = GenjaxVae(x, "float32_highest")
-        contenders["genjax_bf16_compute"] = GenjaxVae(x, "bf16_compute")
+        makers["genjax_float32_highest"] = lambda: GenjaxVae(x, "float32_highest")
+        makers["genjax_bf16_compute"] = lambda: GenjaxVae(x, "bf16_compute")
       if torch is not None:
-        contenders["torch_eager_tf32"] = _torch_vae_step(torch, x, False, False, device)
+        makers["torch_eager_tf32"] = lambda: _torch_vae_step(torch, x, False, False, device)
         if with_compile:
-          contenders["torch_compile_tf32"] = _torch_vae_step(torch, x, True, False, device)
+          makers["torch_compile_tf32"] = lambda: _torch_vae_step(torch, x, True, False, device)
         else:
-          contenders["torch_eager_bf16_autocast"] = _torch_vae_step(torch, x, False, True, device)
+          makers["torch_eager_bf16_autocast"] = lambda: _torch_vae_step(torch, x, False, True,
+                                                                        device)
+      contenders = {}
+      for name, make in makers.items():
+        try:  # one contender failing to build leaves the others' figures
+          contenders[name] = make()
+          contenders[name].run(1)
+        except Exception as e:  # pylint: disable=broad-except
+          emit(bench="error", failed_part=part, batch=batch, impl=name,
+               error=f"{type(e).__name__}: {str(e)[:400]}")
+          contenders.pop(name, None)
       times = ts.interleave(contenders, rounds, block)
       ref = times.get("torch_eager_tf32")
       for name, blocks in times.items():
@@ -237,7 +249,7 @@ def _vae_part(args, with_compile: bool) -> None:
              compile_s=getattr(contenders[name], "compile_s", None),
              ratio_to_torch_eager_tf32=None if ref is None else med / _median_ms(ref))
     except Exception as e:  # pylint: disable=broad-except  # the next batch may still work
-      emit(bench="error", part="vae_compile" if with_compile else "vae", batch=batch,
+      emit(bench="error", failed_part=part, batch=batch,
            error=f"{type(e).__name__}: {str(e)[:400]}")
 
 
@@ -262,7 +274,7 @@ def part_population(args) -> None:
       bench.bench_case(case, 2 if args.smoke else 8, 2 if args.smoke else 10,
                        1 if "sprites" in case else (2 if args.smoke else 20))
     except Exception as e:  # pylint: disable=broad-except
-      emit(bench="error", part="population", case=case, error=f"{type(e).__name__}: {str(e)[:400]}")
+      emit(bench="error", failed_part="population", case=case, error=f"{type(e).__name__}: {str(e)[:400]}")
 
 
 # ======================================================================================
@@ -305,7 +317,7 @@ def part_diffusion(args) -> None:
              (compile_s if "compile" in name else None),
              ratio_to_torch_eager_tf32=med / ref, max_rel_output_diff=diff)
     except Exception as e:  # pylint: disable=broad-except
-      emit(bench="error", part="diffusion", batch=batch, error=f"{type(e).__name__}: {str(e)[:400]}")
+      emit(bench="error", failed_part="diffusion", batch=batch, error=f"{type(e).__name__}: {str(e)[:400]}")
 
 
 # ======================================================================================
@@ -475,22 +487,25 @@ def run_part(name: str, limit_s: float, args, log: Log, context: dict, figures) 
   found = {}
 
   def pump_out():
-    for line in child.stdout:
+    for line in child.stdout:  # never stops reading: a full pipe would block the child
       try:
         record = json.loads(line)
+        if not isinstance(record, dict):
+          raise ValueError(line)
       except ValueError:
         log.write(f"[{name}] {line}")
         continue
-      if not isinstance(record, dict):
-        log.write(f"[{name}] {line}")
-        continue
-      record = dict(part=name, **record, **({"context": context} if context else {}))
-      if record.get("bench") == "env":
-        found.update(record)
-      line = json.dumps(record, default=str)
-      print(line, flush=True)
-      figures.write(line + "\n")
-      figures.flush()
+      try:
+        record = {"part": name, **record, **_mfu(record, context),
+                  **({"context": context} if context else {})}
+        if record.get("bench") == "env":
+          found.update(record)
+        line = json.dumps(record, default=str)
+        print(line, flush=True)
+        figures.write(line + "\n")
+        figures.flush()
+      except Exception as e:  # pylint: disable=broad-except
+        log.write(f"[{name}] unrecorded ({type(e).__name__}: {e}): {line}")
 
   def pump_err():
     for line in child.stderr:
@@ -528,12 +543,33 @@ def run_part(name: str, limit_s: float, args, log: Log, context: dict, figures) 
   return found or None
 
 
+_PEAK_OF = {"tf32": "tf32_default", "float32": "float32_highest", "bfloat16": "bfloat16"}
+
+
+def _mfu(record: dict, context: dict) -> dict:
+  """Achieved TFLOP/s over the measured 8192^3 matmul peak of the same precision, and over
+  the device's nominal dense peak (NOMINAL_TFLOPS) where it is known."""
+  achieved, precision = record.get("achieved_tflops"), record.get("precision")
+  if achieved is None or precision not in _PEAK_OF or not context:
+    return {}
+  out = {}
+  measured = (context.get("peak_tflops") or {}).get(_PEAK_OF[precision])
+  if measured:
+    out["mfu_vs_measured_peak"] = achieved / measured
+  nominal = (context.get("nominal_tflops") or {}).get(precision)
+  if nominal:
+    out["mfu_vs_nominal_peak"] = achieved / nominal
+  out["mfu_basis"] = (f"measured jnp.dot {context.get('matmul_n')}^3 {_PEAK_OF[precision]}; "
+                      f"nominal {precision} dense datasheet peak")
+  return out
+
+
 def _context(env_record: dict | None) -> dict:
   """What every figure carries: the device, library versions and measured peaks."""
   if not env_record:
     return {}
   keys = ("device", "backend", "jax", "jaxlib", "flax", "optax", "orbax.checkpoint", "torch",
-          "torch_cuda", "xla_platform_version", "peak_tflops", "nominal_tflops")
+          "torch_cuda", "xla_platform_version", "matmul_n", "peak_tflops", "nominal_tflops")
   return {k: env_record.get(k) for k in keys}
 
 
