@@ -327,7 +327,8 @@ def part_diffusion(args) -> None:
 
 
 # ======================================================================================
-# beta: the 64x64 sprites beta-VAE study, one population, for a fixed training time
+# beta: experiments/beta_vae_dsprites (disentanglement_lib's nets and optimiser, 64x64), one
+# population, for a fixed training time
 # ======================================================================================
 
 def _beta_overrides(num_steps: int, smoke: bool) -> dict:
@@ -337,7 +338,7 @@ def _beta_overrides(num_steps: int, smoke: bool) -> dict:
                "train.checkpoint_every": num_steps, "train.keep_checkpoints": 1,
                "train.eval_every": 0, "train.figure_every": 0}
   if smoke:
-    overrides.update({"data.resolution": 32, "data.batch_size": 8})
+    overrides.update({"data.batch_size": 8})  # the disentanglement_lib nets are 64x64 only
   return overrides
 
 
@@ -379,7 +380,7 @@ def _time_population(config_spec: str, overrides: dict, calls: int) -> dict:
 def part_beta(args) -> None:
   from genjax.sweeps import launch, spec  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
-  config_spec = os.path.join(ROOT, "experiments/beta_vae_sprites/config.py:full")
+  config_spec = os.path.join(ROOT, "experiments/beta_vae_dsprites/config.py:full")
   start = time.perf_counter()
   timing = _time_population(config_spec, _beta_overrides(10, args.smoke), 3 if args.smoke else 20)
   # The runner's loop overlaps drawing the next batch with the device's step; its logging
@@ -400,6 +401,9 @@ def part_beta(args) -> None:
                      listed=members)
   # Past the part's deadline less time to save and pack, SIGTERM makes the runner save a
   # checkpoint at the current step and stop (its members are then 'stopped', not 'done').
+  # The runner handles SIGTERM while it trains; outside that window (its last save, closing)
+  # the guard's SIGTERM must not kill this process before the members are packed.
+  signal.signal(signal.SIGTERM, lambda *_: None)
   guard = threading.Timer(max(5.0, args.deadline - time.time() - args.pack_s),
                           lambda: os.kill(os.getpid(), signal.SIGTERM))
   guard.daemon = True
