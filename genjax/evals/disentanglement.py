@@ -104,6 +104,9 @@ def protocol_sizes(cfg) -> tuple[str, dict[str, int]]:
               "factorvae_batch_size"):
     if sizes[key] < 2:
       raise ConfigError(f"evals.disentanglement.{key}={sizes[key]} is too small; use at least 2")
+  threshold = cfg.get("prune_threshold", None)
+  if threshold is not None and float(threshold) != dm.PRUNE_THRESHOLD:
+    changed.append(f"prune_threshold={float(threshold):g}")
   available = sizes["num_train"] + sizes["num_eval"]
   if cfg.get("factorvae_num_variance", None) is None and sizes["factorvae_num_variance"] > available:
     # Fewer random samples than the protocol's variance estimate: use them all, and say so.

@@ -62,6 +62,8 @@ def test_fewer_random_samples_than_the_variance_estimate_use_them_all():
   label, sizes = disentanglement.protocol_sizes(cfg(num_train=2000, num_eval=1000))
   assert sizes["factorvae_num_variance"] == 3000
   assert label == "full with num_train=2000, num_eval=1000, factorvae_num_variance=3000"
+  label, _ = disentanglement.protocol_sizes(cfg(protocol="tiny", prune_threshold=0.0))
+  assert label == "tiny with prune_threshold=0"
 
 
 @pytest.mark.parametrize("options, message", [
