@@ -167,6 +167,7 @@ def test_modularity_of_constructed_codes(sample):
   chance = scipy.stats.chi2.ppf(1 - 1e-7, 1) / (2 * N) / (LOG2 * 0.99)
   assert dm.modularity(mi_of(identity, ft)) >= 1 - chance**2
   assert dm.modularity(mi_of(duplicate, ft)) >= 1 - chance**2
+  assert dm.modularity(mi_of(scaled(0.15), ft)) == dm.modularity(mi_of(identity, ft))
   # Mixture: dim 0 serves a and b (2/3), dims 1, 2 one factor each: (2/3 + 1 + 1) / 3.
   assert dm.modularity(mi_of(mixture, ft)) == pytest.approx(8 / 9, abs=3 * chance)
   # Rotation: the two rotated dims serve a and b half each (2/3): (2/3 * 2 + 2) / 4.
@@ -224,6 +225,12 @@ def test_dci_importances_follow_the_factor_each_code_carries(sample):
   assert out["dci_disentanglement"] == pytest.approx(0.75, abs=1e-8)
   assert out["dci_completeness"] == pytest.approx(1.0, abs=1e-8)
   assert out["dci_informativeness"] == 1.0
+  # Duplicate: each tree for a splits on one of the two copies, so every code still serves
+  # one factor (D = 1) while a's importance may be shared between the copies.
+  assert split_scores(duplicate, sample, dm.dci)["dci_disentanglement"] == pytest.approx(
+      1.0, abs=1e-8)
+  # Trees split on thresholds: rescaling a code changes nothing.
+  assert split_scores(scaled(0.15), sample, dm.dci) == split_scores(identity, sample, dm.dci)
   # Rotation loses nothing: depth-3 trees read a and b off the 3 x 3 grid of (z0, z1).
   assert split_scores(rotation, sample, dm.dci)["dci_informativeness"] == 1.0
 
@@ -255,6 +262,9 @@ def test_sap_of_constructed_codes(sample):
   assert rot[:2, :2] == pytest.approx(np.full((2, 2), 0.75), abs=binomial_halfwidth(0.75, M))
   assert split_scores(rotation, sample, dm.sap)["sap"] == pytest.approx(
       0.25, abs=2 * binomial_halfwidth(0.75, M))
+  # Small scale: with balanced weights the problem is symmetric under (x, y) -> (-x, -y), so
+  # the intercept is 0 and the sign of 0.15 s_a still classifies every point.
+  assert split_scores(scaled(0.15), sample, dm.sap_matrix)[0, 0] == 1.0
   # Noise: every accuracy is Binomial(M, 1/2) / M, so every gap is within their spread.
   assert split_scores(noise, sample, dm.sap)["sap"] <= 2 * chance
 
@@ -295,6 +305,18 @@ def test_factorvae_of_constructed_codes(votes, sample):
   assert out["factorvae_score"] == pytest.approx(np.mean(k_V[VOTES:] != 1), abs=1e-12)
 
 
+def test_factorvae_of_a_rotation_cannot_tell_its_two_factors_apart(votes, sample):
+  _, k_V = votes[1]
+  k_eval = k_V[VOTES:]
+  # c's and d's dims are exactly still when they are fixed: those votes are all right. With
+  # a or b fixed, the codes have the same distribution (z0 and z1 swap signs), so a dim's
+  # majority can name at most one of them: at most half of their votes are right.
+  out = factorvae(rotation, votes, sample)
+  sure = np.mean(k_eval >= 2)
+  assert sure <= out["factorvae_score"] <= sure + (1 - sure) / 2 + binomial_halfwidth(
+      0.5 * (1 - sure), VOTES)
+
+
 def test_factorvae_prunes_on_the_standard_deviation():
   z_VBD = np.zeros((4, 3, 2))
   out = dm.factorvae_score(z_VBD, np.zeros(4, int), np.array([0.05**2, 0.049**2]), 2, 1)
@@ -314,8 +336,20 @@ def test_betavae_separates_a_perfect_code(votes):
   # The fixed factor's feature is exactly 0 and every other one at least 2 / 16, so a
   # linear rule (argmin) classifies every point; the regularised fit finds it.
   f1, f2, k_P = votes[0]
-  out = dm.betavae_score(identity(f1), identity(f2), k_P, VOTES)
-  assert out["betavae_score"] == 1.0
+  for represent in (identity, duplicate):
+    assert dm.betavae_score(represent(f1), represent(f2), k_P, VOTES)["betavae_score"] == 1.0
+
+
+def test_betavae_of_a_rotation_cannot_tell_its_two_factors_apart(votes):
+  # Fixing a or fixing b gives |dz0| = |dz1| = |ds| / sqrt 2 from the other: the features
+  # have one distribution for both, so the classifier's choice between a and b is right
+  # with probability 1/2 on their points, while c and d stay separable.
+  f1, f2, k_P = votes[0]
+  k_eval = k_P[VOTES:]
+  out = dm.betavae_score(rotation(f1), rotation(f2), k_P, VOTES)
+  sure = np.mean(k_eval >= 2)
+  expected = sure + (1 - sure) / 2
+  assert out["betavae_score"] == pytest.approx(expected, abs=binomial_halfwidth(0.5, VOTES))
 
 
 # ---- unsupervised scores -----------------------------------------------------------------------
@@ -358,6 +392,14 @@ def test_unsupervised_scores_of_constructed_codes(sample):
   chance_mi = scipy.stats.chi2.ppf(1 - 1e-7, 2) / (2 * N)
   assert out["mutual_info_score"] == pytest.approx(2 * LOG2 / 12, abs=2 * chance_mi)
   assert dm.unsupervised_scores(duplicate(ft))["gaussian_total_correlation"] == math.inf
+  # Identity and mixture (2 s_a + s_b is uncorrelated with s_c, s_d): TC as for noise.
+  for represent in (identity, mixture):
+    assert 0 <= dm.unsupervised_scores(represent(ft))["gaussian_total_correlation"] <= tc_bound
+  # TC and the binned MI do not see a code's scale.
+  small, ident = dm.unsupervised_scores(scaled(0.15)(ft)), dm.unsupervised_scores(identity(ft))
+  assert small["gaussian_total_correlation"] == pytest.approx(
+      ident["gaussian_total_correlation"], rel=1e-9, abs=1e-15)
+  assert small["mutual_info_score"] == ident["mutual_info_score"]
   # Uniform noise in 20 equal bins: each pair's plug-in MI is chi2_361 / 2N to first order.
   nz = np.random.default_rng(3).uniform(size=(4 * N, 5))
   out = dm.unsupervised_scores(nz)
