@@ -121,9 +121,11 @@ def main() -> None:
       times.append(time.perf_counter() - start)
       cpu_times.append(time.process_time() - cpu_start)
     print(json.dumps({
-        "metric": name, "protocol": args.protocol, "seconds_median": round(
-            statistics.median(times), 3), "seconds": [round(t, 3) for t in times],
-        "cpu_seconds_median": round(statistics.median(cpu_times), 3), "n_jobs": args.n_jobs, "load_avg_1min": round(load, 2), "cpus": os.cpu_count(),
+        "metric": name, "protocol": args.protocol,
+        "seconds_median": round(statistics.median(times), 3),
+        "seconds": [round(t, 3) for t in times],
+        "cpu_seconds_median": round(statistics.median(cpu_times), 3), "n_jobs": args.n_jobs,
+        "load_avg_1min": round(load, 2), "cpus": os.cpu_count(),
         "sklearn": dm.sklearn_version(),
         "scores": {k: round(float(v), 4) for k, v in result.items() if not k.startswith("mig_")}}),
           flush=True)

@@ -104,11 +104,15 @@ def protocol_sizes(cfg) -> tuple[str, dict[str, int]]:
               "factorvae_batch_size"):
     if sizes[key] < 2:
       raise ConfigError(f"evals.disentanglement.{key}={sizes[key]} is too small; use at least 2")
-  threshold = cfg.get("prune_threshold", None)
-  if threshold is not None and float(threshold) != dm.PRUNE_THRESHOLD:
+  threshold = cfg.get("prune_threshold", dm.PRUNE_THRESHOLD)
+  if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold < 0:
+    raise ConfigError(f"evals.disentanglement.prune_threshold={threshold!r} must be a number "
+                      ">= 0 (a standard deviation; the protocol's is 0.05)")
+  if float(threshold) != dm.PRUNE_THRESHOLD:
     changed.append(f"prune_threshold={float(threshold):g}")
   available = sizes["num_train"] + sizes["num_eval"]
-  if cfg.get("factorvae_num_variance", None) is None and sizes["factorvae_num_variance"] > available:
+  unset = cfg.get("factorvae_num_variance", None) is None
+  if unset and sizes["factorvae_num_variance"] > available:
     # Fewer random samples than the protocol's variance estimate: use them all, and say so.
     sizes["factorvae_num_variance"] = available
     changed.append(f"factorvae_num_variance={available}")

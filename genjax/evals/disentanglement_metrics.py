@@ -410,7 +410,7 @@ def unsupervised_scores(z_ND: np.ndarray, num_bins: int = MIG_BINS) -> dict[str,
           "mutual_info_score": float(mi_DD.sum() / pairs) if pairs else 0.0}
 
 
-# ---- everything drawn from random samples ----------------------------------------------------------
+# ---- everything drawn from random samples -------------------------------------------------------
 
 def all_random_sample_metrics(z_ND: np.ndarray, factors_NK: np.ndarray, num_train: int,
                               seed: int = 0, num_bins: int = MIG_BINS,

@@ -71,6 +71,7 @@ def test_fewer_random_samples_than_the_variance_estimate_use_them_all():
     (dict(num_train=0), "num_train=0 must be a positive integer"),
     (dict(num_eval=2.5), "num_eval=2.5 must be a positive integer"),
     (dict(factorvae_batch_size=1), "factorvae_batch_size=1 is too small"),
+    (dict(prune_threshold="low"), "prune_threshold='low' must be a number >= 0"),
     (dict(protocol="tiny", factorvae_num_variance=5000), "exceeds the 750 random samples"),
 ])
 def test_bad_protocol_options_are_refused_in_one_line(options, message):

@@ -107,7 +107,7 @@ def ref_mig(z, f):
   return float(np.mean((top[-1] - top[-2]) / h)), mi
 
 
-# ---- MIG -------------------------------------------------------------------------------------------
+# ---- MIG ----------------------------------------------------------------------------------------
 
 def test_mig_agrees_with_a_hand_written_plugin_reference(sample):
   ft, _ = sample
@@ -194,7 +194,7 @@ def test_macro_auc_skips_a_class_with_no_positives():
   assert dm.macro_auc(y, proba, np.array([0, 1, 2])) == 1.0
 
 
-# ---- DCI -------------------------------------------------------------------------------------------
+# ---- DCI ----------------------------------------------------------------------------------------
 
 def test_dci_of_known_importance_matrices():
   eye = dm.dci_from_importance(np.eye(3))
@@ -240,7 +240,7 @@ def test_dci_of_noise_is_chance_informativeness(sample):
   assert out["dci_informativeness"] == pytest.approx(0.5, abs=binomial_halfwidth(0.5, M))
 
 
-# ---- SAP -------------------------------------------------------------------------------------------
+# ---- SAP ----------------------------------------------------------------------------------------
 
 def test_sap_of_constructed_codes(sample):
   chance = binomial_halfwidth(0.5, M)
