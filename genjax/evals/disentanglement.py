@@ -1,21 +1,30 @@
-"""The `disentanglement` evaluator: BetaVAE, FactorVAE, MIG, DCI and SAP of a model's codes.
+"""The `disentanglement` evaluator: disentanglement_lib's metrics of a model's codes.
+
+Metrics (computed as disentanglement_lib's unsupervised_study_v1 configs compute them; the
+estimators are pinned in `disentanglement_metrics`): BetaVAE, FactorVAE, MIG, DCI
+(disentanglement, completeness, informativeness), SAP, modularity and explicitness, and the
+unsupervised scores (Gaussian total / Wasserstein correlation, mutual-information score).
 
 Codes are the encoder's output (a VAE's posterior mean). The metrics need images chosen by
 their factors -- pairs and batches with one factor fixed (BetaVAE, FactorVAE) and uniform
-random samples (MIG, DCI, SAP) -- so they are drawn from the full factor grid through the
+random samples (the rest) -- so they are drawn from the full factor grid through the
 dataset's `get_by_factors` (FactorSource), as disentanglement_lib samples its ground-truth
-dataset, rather than read from the held-out split. Protocol sizes default to
-disentanglement_lib's (10,000 training and 5,000 evaluation points; batches of 64); on a
-CPU pass smaller ones, e.g.
+dataset, rather than read from the held-out split. The random samples serve every metric
+that needs them (the first num_train fit, the next num_eval score), where disentanglement_lib
+draws a fresh sample per metric: the same distribution, one encoding pass.
 
-  genjax eval --workdir=runs/b4 --evals=disentanglement   (with config.evals.disentanglement.
-    num_train=2000, num_eval=1000, betavae_num_train=300, ... in the run's config)
+Options (cfg): protocol ('full': disentanglement_lib's sizes, 10,000 training and 5,000
+evaluation points, batches of 64, FactorVAE variances from 10,000 codes; 'cpu': 2,000 /
+1,000 points and 1,000 / 500 votes for CPU studies; 'tiny' for tests), and any of its sizes
+to change one (num_train, num_eval, num_bins, betavae_num_train / _num_eval / _batch_size,
+factorvae_num_train / _num_eval / _batch_size / _num_variance); seed (0); prune_threshold
+(0.05, on the std); n_jobs (-1: per-factor fits on every core; the numbers do not depend on
+it); chunk (images per encoder call, 256). E.g.
 
-Options (cfg): seed (0), num_train / num_eval (random samples for MIG, DCI, SAP and the
-FactorVAE variance estimate), num_bins (20), betavae_num_train / betavae_num_eval /
-betavae_batch_size, factorvae_num_train / factorvae_num_eval / factorvae_batch_size,
-prune_threshold (0.05), chunk (images per encoder call, 256). The estimators are pinned in
-`disentanglement_metrics`.
+  genjax eval --workdir=runs/b4 --evals=disentanglement --config.evals.disentanglement.protocol=cpu
+
+Every result names its protocol ("full", or "cpu with num_train=500" when a size was changed)
+and the scikit-learn version, whose defaults move the classifier-based scores.
 """
 from __future__ import annotations
 
@@ -33,37 +42,86 @@ from genjax.evals.context import EvalContext
 _RANDOM_STREAM, _BETAVAE_STREAM, _FACTORVAE_STREAM = 0, 1, 2
 
 
-def run(ctx: EvalContext, cfg) -> dict[str, float]:
+def run(ctx: EvalContext, cfg) -> dict:
   ctx.require("encode", evaluator="disentanglement")
   check_factors(ctx)
+  label, p = protocol_sizes(cfg)
   encode = factor_encoder(ctx, int(cfg.get("chunk", 256)))
   sizes = ctx.info.factor_sizes
-  seed = int(cfg.get("seed", 0))
+  seed, n_jobs = int(cfg.get("seed", 0)), int(cfg.get("n_jobs", -1))
   streams = lambda s: np.random.default_rng([seed, s])
   start = time.perf_counter()
 
-  size = lambda key, default: int(cfg.get(key, default))
-  num_train, num_eval = size("num_train", dm.NUM_TRAIN), size("num_eval", dm.NUM_EVAL)
-  f_NK = dm.sample_factors(streams(_RANDOM_STREAM), sizes, num_train + num_eval)
+  f_NK = dm.sample_factors(streams(_RANDOM_STREAM), sizes, p["num_train"] + p["num_eval"])
   z_ND = encode(f_NK)
-  out = dm.all_random_sample_metrics(z_ND, f_NK, num_train, seed, size("num_bins", dm.MIG_BINS))
+  out = dm.all_random_sample_metrics(z_ND, f_NK, p["num_train"], seed, p["num_bins"], n_jobs)
 
-  bt, be = size("betavae_num_train", dm.NUM_TRAIN), size("betavae_num_eval", dm.NUM_EVAL)
-  batch = size("betavae_batch_size", 64)
+  bt, be, batch = p["betavae_num_train"], p["betavae_num_eval"], p["betavae_batch_size"]
   f1_PBK, f2_PBK, k_P = dm.fixed_factor_pairs(streams(_BETAVAE_STREAM), sizes, bt + be, batch)
   z1_PBD = encode(f1_PBK.reshape(-1, len(sizes))).reshape(bt + be, batch, -1)
   z2_PBD = encode(f2_PBK.reshape(-1, len(sizes))).reshape(bt + be, batch, -1)
   out.update(dm.betavae_score(z1_PBD, z2_PBD, k_P, bt, seed))
 
-  ft, fe = size("factorvae_num_train", dm.NUM_TRAIN), size("factorvae_num_eval", dm.NUM_EVAL)
-  batch = size("factorvae_batch_size", 64)
+  ft, fe, batch = p["factorvae_num_train"], p["factorvae_num_eval"], p["factorvae_batch_size"]
   f_VBK, k_V = dm.fixed_factor_batches(streams(_FACTORVAE_STREAM), sizes, ft + fe, batch)
   z_VBD = encode(f_VBK.reshape(-1, len(sizes))).reshape(ft + fe, batch, -1)
-  # The variances come from the random samples: a sample of the data as the protocol asks.
-  out.update(dm.factorvae_score(z_VBD, k_V, np.var(z_ND, axis=0), ft, len(sizes),
+  # The global variances come from the random samples: a sample of the data, as the protocol.
+  variances_D = dm.global_variances(z_ND[:p["factorvae_num_variance"]])
+  out.update(dm.factorvae_score(z_VBD, k_V, variances_D, ft, len(sizes),
                                 float(cfg.get("prune_threshold", dm.PRUNE_THRESHOLD))))
   out["seconds"] = time.perf_counter() - start
+  out["protocol"] = label
+  out["sklearn_version"] = dm.sklearn_version()
   return out
+
+
+def protocol_sizes(cfg) -> tuple[str, dict[str, int]]:
+  """(label, sizes) of cfg.protocol with any size the cfg sets itself.
+
+  The FactorVAE variances come from the first factorvae_num_variance random samples; when
+  the cfg shrinks num_train + num_eval below it without setting it, all of them are used.
+
+  The label is the protocol's name, followed by the sizes changed from it, so a result
+  says exactly which protocol made it ("full", or "cpu with num_train=500").
+  """
+  name = str(cfg.get("protocol", "full"))
+  if name not in dm.PROTOCOLS:
+    raise ConfigError(f"evals.disentanglement.protocol='{name}' is unknown; use one of "
+                      f"{', '.join(dm.PROTOCOLS)} ('full' is disentanglement_lib's)")
+  sizes = dict(dm.PROTOCOLS[name])
+  changed = []
+  for key, default in dm.PROTOCOLS[name].items():
+    value = cfg.get(key, None)
+    if value is None:
+      continue
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      raise ConfigError(f"evals.disentanglement.{key}={value!r} must be a positive integer")
+    if value != default:
+      sizes[key] = value
+      changed.append(f"{key}={value}")
+  for key in ("num_train", "num_eval", "betavae_num_train", "betavae_num_eval",
+              "factorvae_num_train", "factorvae_num_eval", "betavae_batch_size",
+              "factorvae_batch_size"):
+    if sizes[key] < 2:
+      raise ConfigError(f"evals.disentanglement.{key}={sizes[key]} is too small; use at least 2")
+  threshold = cfg.get("prune_threshold", dm.PRUNE_THRESHOLD)
+  if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold < 0:
+    raise ConfigError(f"evals.disentanglement.prune_threshold={threshold!r} must be a number "
+                      ">= 0 (a standard deviation; the protocol's is 0.05)")
+  if float(threshold) != dm.PRUNE_THRESHOLD:
+    changed.append(f"prune_threshold={float(threshold):g}")
+  available = sizes["num_train"] + sizes["num_eval"]
+  unset = cfg.get("factorvae_num_variance", None) is None
+  if unset and sizes["factorvae_num_variance"] > available:
+    # Fewer random samples than the protocol's variance estimate: use them all, and say so.
+    sizes["factorvae_num_variance"] = available
+    changed.append(f"factorvae_num_variance={available}")
+  if sizes["factorvae_num_variance"] > available:
+    raise ConfigError(
+        f"evals.disentanglement.factorvae_num_variance={sizes['factorvae_num_variance']} exceeds "
+        f"the {sizes['num_train'] + sizes['num_eval']} random samples (num_train + num_eval); "
+        "lower it or raise num_train")
+  return (f"{name} with {', '.join(changed)}" if changed else name), sizes
 
 
 def check_factors(ctx: EvalContext) -> None:

@@ -1,40 +1,42 @@
-"""Disentanglement metrics over codes and ground-truth factors: BetaVAE, FactorVAE, MIG, DCI, SAP.
+"""Disentanglement metrics over codes and ground-truth factors, as disentanglement_lib scores them.
 
-Pure numpy / scikit-learn functions, seeded and deterministic; our own implementations of
-the published definitions, following the protocol of disentanglement_lib (Locatello et al.
-2019): 10,000 training and 5,000 evaluation points unless the caller passes fewer.
-Factor samplers draw factor *indices* uniformly from the full grid `factor_sizes`; the
-caller turns them into codes (render + encode), so every metric here sees arrays only.
+Pure numpy / scikit-learn functions, seeded and deterministic: our own implementations of
+the published definitions that compute the numbers of disentanglement_lib's
+`unsupervised_study_v1` metric configs (Locatello et al. 2019). Factor samplers draw factor
+*indices* uniformly from the full grid `factor_sizes`; the caller turns them into codes
+(render + encode), so every metric here sees arrays only. Codes are [N, D], factors [N, K].
 
-Pinned choices (they move the numbers; change them only with a note):
-- BetaVAE (Higgins et al. 2017): a point is `batch_size` pairs sharing one factor; its
-  feature is mean_b |z1 - z2|; sklearn LogisticRegression (lbfgs, max_iter 1000, seed);
-  score = accuracy on the evaluation points.
-- FactorVAE (Kim & Mnih 2018): codes divided by their std over a random sample; dims whose
-  (unnormalised) variance is below `prune_threshold` = 0.05 are collapsed and never vote
-  (disentanglement_lib uses 0; 0.05 also drops the near-constant posterior means of dims a
-  VAE has switched off); a vote is the active dim of least variance within a batch with
-  one factor fixed (variance with ddof 1); majority-vote classifier; score = accuracy on
-  the evaluation votes; 0 when every dim is collapsed.
+The protocol (PROTOCOLS['full'] is theirs; the smaller ones are for tests and CPU studies):
+- BetaVAE (Higgins et al. 2017): a point is `batch_size` (64) pairs sharing one factor; its
+  feature is mean_b |z1 - z2|; scikit-learn's LogisticRegression at its defaults (as they
+  call it: lbfgs, max_iter 100 since scikit-learn 0.22; liblinear one-vs-rest before, so
+  numbers recomputed with another version drift); score = accuracy on 5,000 held-out points.
+- FactorVAE (Kim & Mnih 2018): global variances (ddof 1) from 10,000 codes; a dim is
+  active when its *standard deviation* is at least 0.05; a vote is the active dim of least
+  local variance (ddof 1) / global variance within a batch of 64 with one factor fixed;
+  majority-vote classifier from 10,000 votes, scored on 5,000. (disentanglement_lib reports
+  the number of *all* dims as num_active_dims; we report the active ones.)
 - MIG (Chen et al. 2018): each code dim cut into 20 equal-width bins between its min and
-  max (np.histogram edges); I(code bin; factor) from sklearn.metrics.mutual_info_score,
-  the plug-in (maximum-likelihood, no bias correction) estimate from the contingency
-  table in nats; normalised by the factor's plug-in entropy. `plugin_mutual_info` is the
-  same estimate written out, and a test checks sklearn against it so a change in
-  scikit-learn's routine cannot drift the numbers unnoticed.
-- DCI (Eastwood & Williams 2018): importance R[d, k] = impurity importances of a
-  RandomForestClassifier per factor (factor indices as classes; 20 trees, all dims tried at
-  every split, leaves of at least 0.5% of the training points, seed) -- not
-  disentanglement_lib's gradient-boosted trees, which cost minutes per factor on a CPU.
-  The leaf floor matters: grown to purity, the trees carve noise out of a VAE's collapsed
-  dims and impurity importance credits them with it (on a beta = 4 sprites VAE, leaves of
-  one point gave D = 0.05, leaves of 50 of 10,000 points D = 0.17).
-  Disentanglement = sum_d rho_d (1 - H_K(P_d.)), completeness = sum_k w_k (1 - H_D(P_.k))
-  with rho, w the importance shares (as disentanglement_lib weights both); informativeness
-  = mean held-out accuracy of the forests.
-- SAP (Kumar et al. 2018): S[d, k] = R^2 of a linear fit of factor k's index on code dim d
-  alone (the squared correlation, the paper's rule for continuous factors) on the
-  training points; score = mean over factors of the gap between the two largest S[., k].
+  max; I(code bin; factor) is the plug-in estimate (sklearn.metrics.mutual_info_score, in
+  nats); per factor the gap between the two largest over dims / H(factor); mean over factors.
+- DCI (Eastwood & Williams 2018): one GradientBoostingClassifier per factor at scikit-learn's
+  defaults (100 stages of depth-3 trees); R[d, k] = |feature importance|; disentanglement
+  = sum_d rho_d (1 - H_K(R[d, .] + 1e-11)), completeness = sum_k w_k (1 - H_D(R[., k] +
+  1e-11)), with rho, w the row / column shares of R (their normalisation, epsilon included);
+  informativeness = test accuracy (train accuracy reported too).
+- SAP (Kumar et al. 2018), discrete factors: S[d, k] = held-out accuracy of LinearSVC(C=0.01,
+  class_weight='balanced') fit on code dim d alone; score = mean over factors of the gap
+  between the two largest S[., k].
+- Modularity and explicitness (Ridgeway & Zemel 2018): modularity from the 20-bin MI matrix
+  (per dim 1 - (sum_k MI^2 - max MI^2) / (max MI^2 (K - 1)), 0 where max MI is 0; mean over
+  dims); explicitness = macro one-vs-rest ROC AUC of a LogisticRegression (defaults) per
+  factor on codes standardised by the training mean / std, mean over factors.
+- Unsupervised (no factors): from the training codes' covariance (ddof 1) the Gaussian total
+  correlation 1/2 (sum log diag - log det) and the Gaussian Wasserstein correlation
+  2 tr C - 2 tr (C^1/2 diag(C) C^1/2)^1/2 (and divided by tr C); mutual_info_score = mean
+  plug-in MI between pairs of distinct 20-bin discretised dims.
+The independent per-factor fits (DCI, SAP, explicitness) run through joblib (`n_jobs`);
+every fit is seeded, so the numbers do not depend on n_jobs.
 """
 from __future__ import annotations
 
@@ -45,7 +47,41 @@ import numpy as np
 
 NUM_TRAIN, NUM_EVAL = 10_000, 5_000
 MIG_BINS = 20
-PRUNE_THRESHOLD = 0.05
+PRUNE_THRESHOLD = 0.05  # on the standard deviation, as disentanglement_lib's prune_dims
+
+# Sizes of each protocol. `full` is disentanglement_lib's unsupervised_study_v1; `cpu` fits a
+# study on two CPU cores (a few per cent of sampling noise per score); `tiny` is for tests.
+PROTOCOLS = {
+    "full": dict(num_train=10_000, num_eval=5_000, num_bins=20,
+                 betavae_num_train=10_000, betavae_num_eval=5_000, betavae_batch_size=64,
+                 factorvae_num_train=10_000, factorvae_num_eval=5_000,
+                 factorvae_batch_size=64, factorvae_num_variance=10_000),
+    "cpu": dict(num_train=2_000, num_eval=1_000, num_bins=20,
+                betavae_num_train=1_000, betavae_num_eval=500, betavae_batch_size=64,
+                factorvae_num_train=1_000, factorvae_num_eval=500,
+                factorvae_batch_size=64, factorvae_num_variance=2_000),
+    "tiny": dict(num_train=500, num_eval=250, num_bins=20,
+                 betavae_num_train=100, betavae_num_eval=50, betavae_batch_size=16,
+                 factorvae_num_train=100, factorvae_num_eval=50,
+                 factorvae_batch_size=16, factorvae_num_variance=500),
+}
+
+
+def sklearn_version() -> str:
+  import sklearn  # pylint: disable=g-import-not-at-top
+  return sklearn.__version__
+
+
+def _parallel(fn, items, n_jobs: int):
+  """[fn(i) for i in items], through joblib threads when n_jobs != 1 (results in order).
+
+  Threads, not processes: the fits spend their time in scikit-learn's compiled code, which
+  releases the GIL, and threads neither copy the codes nor start interpreters (seconds each).
+  """
+  if n_jobs == 1:
+    return [fn(i) for i in items]
+  import joblib  # pylint: disable=g-import-not-at-top
+  return joblib.Parallel(n_jobs=n_jobs, prefer="threads")(joblib.delayed(fn)(i) for i in items)
 
 
 # ---- factor samplers -------------------------------------------------------------------------
@@ -96,10 +132,15 @@ def betavae_score(z1_PBD: np.ndarray, z2_PBD: np.ndarray, k_P: np.ndarray, num_t
   """
   from sklearn import linear_model  # pylint: disable=g-import-not-at-top
   feat_PD = np.mean(np.abs(np.asarray(z1_PBD, np.float64) - z2_PBD), axis=1)
-  clf = linear_model.LogisticRegression(max_iter=1000, random_state=seed)
+  clf = linear_model.LogisticRegression(random_state=seed)  # their call: the defaults
   clf.fit(feat_PD[:num_train], k_P[:num_train])
   return {"betavae_train_accuracy": float(clf.score(feat_PD[:num_train], k_P[:num_train])),
           "betavae_score": float(clf.score(feat_PD[num_train:], k_P[num_train:]))}
+
+
+def global_variances(z_ND: np.ndarray) -> np.ndarray:
+  """Each code dim's variance [D] over a sample of the data (ddof 1, as the protocol)."""
+  return np.var(np.asarray(z_ND, np.float64), axis=0, ddof=1)
 
 
 def factorvae_score(z_VBD: np.ndarray, k_V: np.ndarray, variances_D: np.ndarray, num_train: int,
@@ -109,23 +150,24 @@ def factorvae_score(z_VBD: np.ndarray, k_V: np.ndarray, variances_D: np.ndarray,
   Args:
     z_VBD: codes of each vote's batch (first `num_train` votes train the classifier).
     k_V: the fixed factor of each vote.
-    variances_D: each code dim's variance over a random sample of the data.
+    variances_D: each code dim's global variance (`global_variances`).
     num_train: votes that fit the majority-vote classifier; the rest score it.
     num_factors: K.
-    prune_threshold: dims with variance below it are collapsed and never vote.
+    prune_threshold: dims whose standard deviation is below it are collapsed, never vote.
 
   Returns:
     factorvae_train_accuracy, factorvae_score (held-out) and factorvae_active_dims.
   """
-  active_D = np.asarray(variances_D) > prune_threshold
+  variances_D = np.asarray(variances_D, np.float64)
+  active_D = np.sqrt(variances_D) >= prune_threshold
   num_active = int(active_D.sum())
   if num_active == 0:
     return {"factorvae_train_accuracy": 0.0, "factorvae_score": 0.0, "factorvae_active_dims": 0}
-  z_VBA = np.asarray(z_VBD, np.float64)[..., active_D] / np.sqrt(variances_D[active_D])
-  vote_V = np.argmin(np.var(z_VBA, axis=1, ddof=1), axis=1)
+  local_VA = np.var(np.asarray(z_VBD, np.float64)[..., active_D], axis=1, ddof=1)
+  vote_V = np.argmin(local_VA / variances_D[active_D], axis=1)
   counts_AK = np.zeros((num_active, num_factors), np.int64)
   np.add.at(counts_AK, (vote_V[:num_train], k_V[:num_train]), 1)
-  predict_A = np.argmax(counts_AK, axis=1)
+  predict_A = np.argmax(counts_AK, axis=1)  # ties (and dims never voted for) -> lowest factor
   train_acc = counts_AK.max(axis=1).sum() / max(num_train, 1)
   held = predict_A[vote_V[num_train:]] == k_V[num_train:]
   return {"factorvae_train_accuracy": float(train_acc),
@@ -133,7 +175,7 @@ def factorvae_score(z_VBD: np.ndarray, k_V: np.ndarray, variances_D: np.ndarray,
           "factorvae_active_dims": num_active}
 
 
-# ---- MIG -----------------------------------------------------------------------------------------
+# ---- mutual information: MIG, modularity -------------------------------------------------------
 
 def top_two_gap(score_DK: np.ndarray) -> np.ndarray:
   """Per column [K]: the largest score over code dims minus the second largest (0 if one dim)."""
@@ -173,16 +215,15 @@ def mutual_info_matrix(codes_ND: np.ndarray, factors_NK: np.ndarray) -> np.ndarr
 def mig(z_ND: np.ndarray, factors_NK: np.ndarray, num_bins: int = MIG_BINS) -> dict[str, float]:
   """Mutual information gap: per factor, (top - second) MI over code dims / H(factor), averaged.
 
-  Args:
-    z_ND: codes of random samples.
-    factors_NK: their factor indices.
-    num_bins: histogram bins per code dim.
-
   Returns:
     mig and mig_<k> per factor (k its column).
   """
-  from sklearn import metrics  # pylint: disable=g-import-not-at-top
   mi_DK = mutual_info_matrix(discretize(z_ND, num_bins), factors_NK)
+  return mig_from_mutual_info(mi_DK, factors_NK)
+
+
+def mig_from_mutual_info(mi_DK: np.ndarray, factors_NK: np.ndarray) -> dict[str, float]:
+  from sklearn import metrics  # pylint: disable=g-import-not-at-top
   entropy_K = np.array([metrics.mutual_info_score(f, f) for f in factors_NK.T])
   gap_K = top_two_gap(mi_DK) / np.maximum(entropy_K, 1e-12)
   out = {"mig": float(gap_K.mean())}
@@ -190,81 +231,199 @@ def mig(z_ND: np.ndarray, factors_NK: np.ndarray, num_bins: int = MIG_BINS) -> d
   return out
 
 
+def modularity(mi_DK: np.ndarray) -> float:
+  """Ridgeway & Zemel's modularity of an MI matrix [D, K]: how far each dim serves one factor.
+
+  Per dim 1 - (sum_k MI^2 - max_k MI^2) / (max_k MI^2 (K - 1)); a dim with no information
+  scores 0; the mean over dims.
+  """
+  sq_DK = np.square(np.asarray(mi_DK, np.float64))
+  num_factors = sq_DK.shape[1]
+  max_D = sq_DK.max(axis=1)
+  if num_factors < 2:
+    return float(np.mean(max_D > 0))
+  rest_D = sq_DK.sum(axis=1) - max_D
+  per_dim = np.where(max_D > 0, 1 - rest_D / np.maximum(max_D * (num_factors - 1), 1e-300), 0.0)
+  return float(per_dim.mean())
+
+
 # ---- DCI -----------------------------------------------------------------------------------------
 
-def importance_matrix(z_train_ND, f_train_NK, z_test_MD, f_test_MK, seed: int = 0,
-                      num_trees: int = 20, min_leaf_share: float = 0.005):
-  """R [D, K] from one random forest per factor, and each forest's held-out accuracy [K]."""
+def gbt_importance(z_train_ND, f_train_NK, z_test_MD, f_test_MK, seed: int = 0, n_jobs: int = 1):
+  """R [D, K] from one gradient-boosted classifier per factor (scikit-learn defaults), with
+  each classifier's train and test accuracy [K]."""
   from sklearn import ensemble  # pylint: disable=g-import-not-at-top
-  num_dims, num_factors = z_train_ND.shape[1], f_train_NK.shape[1]
-  r_DK, acc_K = np.zeros((num_dims, num_factors)), np.zeros(num_factors)
-  for k in range(num_factors):
-    # max_features=None: every split sees every dim, so a dim that alone predicts the
-    # factor takes all the importance instead of sharing it with dims drawn in its place.
-    forest = ensemble.RandomForestClassifier(
-        n_estimators=num_trees, max_features=None, random_state=seed, n_jobs=1,
-        min_samples_leaf=max(1, int(min_leaf_share * len(z_train_ND))))
-    forest.fit(z_train_ND, f_train_NK[:, k])
-    r_DK[:, k] = forest.feature_importances_
-    acc_K[k] = forest.score(z_test_MD, f_test_MK[:, k])
-  return r_DK, acc_K
+
+  def fit(k):
+    # random_state only breaks ties between equally good splits (their call leaves it unset).
+    model = ensemble.GradientBoostingClassifier(random_state=seed)
+    model.fit(z_train_ND, f_train_NK[:, k])
+    return (np.abs(model.feature_importances_), model.score(z_train_ND, f_train_NK[:, k]),
+            model.score(z_test_MD, f_test_MK[:, k]))
+
+  fits = _parallel(fit, range(f_train_NK.shape[1]), n_jobs)
+  r_DK = np.stack([f[0] for f in fits], axis=1)
+  return r_DK, np.array([f[1] for f in fits]), np.array([f[2] for f in fits])
 
 
 def _normalised_entropy(p_RC: np.ndarray) -> np.ndarray:
-  """Entropy of each row's distribution, in base C (the number of columns): 0 to 1."""
-  p = p_RC / np.maximum(p_RC.sum(axis=1, keepdims=True), 1e-12)
-  logs = np.log(np.where(p > 0, p, 1.0))
-  return -np.sum(p * logs, axis=1) / np.log(p_RC.shape[1]) if p_RC.shape[1] > 1 else np.zeros(
-      len(p_RC))
+  """Entropy of each row of p + 1e-11 (normalised), in base C (the number of columns)."""
+  if p_RC.shape[1] < 2:
+    return np.zeros(len(p_RC))
+  p = p_RC + 1e-11
+  p = p / p.sum(axis=1, keepdims=True)
+  return -np.sum(p * np.log(p), axis=1) / np.log(p_RC.shape[1])
 
 
 def dci_from_importance(r_DK: np.ndarray) -> dict[str, float]:
   """Disentanglement and completeness of an importance matrix [D, K] (each weighted by share)."""
-  r_DK = np.abs(r_DK)
-  total = r_DK.sum()
-  if total <= 0:
-    return {"dci_disentanglement": 0.0, "dci_completeness": 0.0}
-  rho_D = r_DK.sum(axis=1) / total
-  w_K = r_DK.sum(axis=0) / total
+  r_DK = np.abs(np.asarray(r_DK, np.float64))
+  weights_DK = r_DK if r_DK.sum() > 0 else np.ones_like(r_DK)
+  rho_D = weights_DK.sum(axis=1) / weights_DK.sum()
+  w_K = weights_DK.sum(axis=0) / weights_DK.sum()
   return {"dci_disentanglement": float(np.sum(rho_D * (1 - _normalised_entropy(r_DK)))),
           "dci_completeness": float(np.sum(w_K * (1 - _normalised_entropy(r_DK.T))))}
 
 
-def dci(z_train_ND, f_train_NK, z_test_MD, f_test_MK, seed: int = 0) -> dict[str, float]:
-  """Eastwood & Williams' DCI with random-forest importances (see the module docstring)."""
-  r_DK, acc_K = importance_matrix(z_train_ND, f_train_NK, z_test_MD, f_test_MK, seed)
+def dci(z_train_ND, f_train_NK, z_test_MD, f_test_MK, seed: int = 0,
+        n_jobs: int = 1) -> dict[str, float]:
+  """Eastwood & Williams' DCI with gradient-boosted importances (see the module docstring)."""
+  r_DK, train_K, test_K = gbt_importance(z_train_ND, f_train_NK, z_test_MD, f_test_MK, seed,
+                                         n_jobs)
   out = dci_from_importance(r_DK)
-  out["dci_informativeness"] = float(acc_K.mean())
+  out["dci_informativeness"] = float(test_K.mean())
+  out["dci_informativeness_train"] = float(train_K.mean())
   return out
 
 
 # ---- SAP -----------------------------------------------------------------------------------------
 
-def sap(z_ND: np.ndarray, factors_NK: np.ndarray) -> dict[str, float]:
-  """Kumar et al.'s separated attribute predictability with single-dim linear R^2 scores.
+def sap_matrix(z_train_ND, f_train_NK, z_test_MD, f_test_MK, seed: int = 0,
+               n_jobs: int = 1) -> np.ndarray:
+  """S [D, K]: held-out accuracy of a balanced LinearSVC(C=0.01) on code dim d alone."""
+  from sklearn import svm  # pylint: disable=g-import-not-at-top
 
-  Args:
-    z_ND: codes of random samples.
-    factors_NK: their factor indices.
+  def column(k):
+    acc_D = np.zeros(z_train_ND.shape[1])
+    for d in range(z_train_ND.shape[1]):
+      clf = svm.LinearSVC(C=0.01, class_weight="balanced", random_state=seed)
+      clf.fit(z_train_ND[:, d:d + 1], f_train_NK[:, k])
+      acc_D[d] = np.mean(clf.predict(z_test_MD[:, d:d + 1]) == f_test_MK[:, k])
+    return acc_D
+
+  return np.stack(_parallel(column, range(f_train_NK.shape[1]), n_jobs), axis=1)
+
+
+def sap(z_train_ND, f_train_NK, z_test_MD, f_test_MK, seed: int = 0,
+        n_jobs: int = 1) -> dict[str, float]:
+  """Kumar et al.'s separated attribute predictability for discrete factors.
 
   Returns:
-    sap: mean over factors of the gap between the two most predictive dims' R^2.
+    sap: mean over factors of the gap between the two most predictive dims' accuracy.
   """
-  z = np.asarray(z_ND, np.float64)
-  f = np.asarray(factors_NK, np.float64)
-  zc, fc = z - z.mean(0), f - f.mean(0)
-  cov_DK = zc.T @ fc
-  # A constant code or factor carries no information: give it R^2 = 0 rather than nan.
-  norm_DK = np.sqrt(np.outer((zc**2).sum(0), (fc**2).sum(0)))
-  r2_DK = np.where(norm_DK > 0, cov_DK**2 / np.maximum(norm_DK, 1e-300) ** 2, 0.0)
-  return {"sap": float(np.mean(top_two_gap(r2_DK)))}
+  s_DK = sap_matrix(z_train_ND, f_train_NK, z_test_MD, f_test_MK, seed, n_jobs)
+  return {"sap": float(np.mean(top_two_gap(s_DK)))}
 
+
+# ---- explicitness --------------------------------------------------------------------------------
+
+def macro_auc(y_M: np.ndarray, proba_MC: np.ndarray, classes_C: np.ndarray) -> float:
+  """Mean over classes of the one-vs-rest ROC AUC of `proba_MC[:, c]` for `y == classes_C[c]`.
+
+  A class absent from (or making up all of) y has no AUC and is left out of the mean.
+  """
+  from sklearn import metrics  # pylint: disable=g-import-not-at-top
+  aucs = []
+  for c, value in enumerate(classes_C):
+    positive = y_M == value
+    if 0 < positive.sum() < len(y_M):
+      aucs.append(metrics.roc_auc_score(positive, proba_MC[:, c]))
+  return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def explicitness(z_train_ND, f_train_NK, z_test_MD, f_test_MK,
+                 n_jobs: int = 1) -> dict[str, float]:
+  """Ridgeway & Zemel's explicitness: per factor, the macro AUC of a LogisticRegression
+  (scikit-learn defaults) on codes standardised by the training mean and std; mean over
+  factors, on the training and the held-out codes."""
+  from sklearn import linear_model  # pylint: disable=g-import-not-at-top
+  mean_D, std_D = z_train_ND.mean(axis=0), z_train_ND.std(axis=0)
+  std_D = np.where(std_D > 0, std_D, 1.0)  # a constant dim stays 0 rather than nan
+  xt_ND, xe_MD = (z_train_ND - mean_D) / std_D, (z_test_MD - mean_D) / std_D
+
+  def fit(k):
+    clf = linear_model.LogisticRegression().fit(xt_ND, f_train_NK[:, k])
+    return (macro_auc(f_train_NK[:, k], clf.predict_proba(xt_ND), clf.classes_),
+            macro_auc(f_test_MK[:, k], clf.predict_proba(xe_MD), clf.classes_))
+
+  fits = _parallel(fit, range(f_train_NK.shape[1]), n_jobs)
+  return {"explicitness_train": float(np.mean([f[0] for f in fits])),
+          "explicitness": float(np.mean([f[1] for f in fits]))}
+
+
+# ---- unsupervised scores -------------------------------------------------------------------------
+
+def gaussian_total_correlation(cov_DD: np.ndarray) -> float:
+  """KL(N(0, C) || N(0, diag C)) = 1/2 (sum log diag C - log det C); inf when C is singular.
+
+  A dim of zero variance (a switched-off code, exactly constant) is independent of the
+  others and adds nothing: it is left out rather than making the score nan.
+  """
+  keep_D = np.diag(cov_DD) > 0
+  cov_DD = cov_DD[np.ix_(keep_D, keep_D)]
+  if not len(cov_DD):
+    return 0.0
+  sign, logdet = np.linalg.slogdet(cov_DD)
+  if sign <= 0:
+    return float("inf")
+  return float(0.5 * (np.sum(np.log(np.diag(cov_DD))) - logdet))
+
+
+def gaussian_wasserstein_correlation(cov_DD: np.ndarray) -> float:
+  """Squared 2-Wasserstein distance between N(0, C) and N(0, diag C).
+
+  W2^2 = tr C + tr V - 2 tr (C^1/2 V C^1/2)^1/2 with V = diag C, so 2 tr C - 2 tr (...)^1/2;
+  the square roots come from symmetric eigendecompositions (negative rounding clipped to 0).
+  """
+  evals, evecs = np.linalg.eigh(cov_DD)
+  root_DD = (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T
+  inner_DD = root_DD @ np.diag(np.diag(cov_DD)) @ root_DD
+  inner_eigs = np.clip(np.linalg.eigvalsh((inner_DD + inner_DD.T) / 2), 0, None)
+  return float(2 * np.trace(cov_DD) - 2 * np.sum(np.sqrt(inner_eigs)))
+
+
+def unsupervised_scores(z_ND: np.ndarray, num_bins: int = MIG_BINS) -> dict[str, float]:
+  """Scores of the codes alone: Gaussian total / Wasserstein correlation of their covariance
+  (ddof 1) and the mean plug-in MI between distinct pairs of 20-bin discretised dims."""
+  z_ND = np.asarray(z_ND, np.float64)
+  cov_DD = np.atleast_2d(np.cov(z_ND, rowvar=False))
+  num_dims = z_ND.shape[1]
+  gwc = gaussian_wasserstein_correlation(cov_DD)
+  trace = float(np.trace(cov_DD))
+  bins_ND = discretize(z_ND, num_bins)
+  mi_DD = mutual_info_matrix(bins_ND, bins_ND)
+  np.fill_diagonal(mi_DD, 0.0)
+  pairs = num_dims * (num_dims - 1)
+  return {"gaussian_total_correlation": gaussian_total_correlation(cov_DD),
+          "gaussian_wasserstein_correlation": gwc,
+          "gaussian_wasserstein_correlation_norm": gwc / trace if trace > 0 else 0.0,
+          "mutual_info_score": float(mi_DD.sum() / pairs) if pairs else 0.0}
+
+
+# ---- everything drawn from random samples -------------------------------------------------------
 
 def all_random_sample_metrics(z_ND: np.ndarray, factors_NK: np.ndarray, num_train: int,
-                              seed: int = 0, num_bins: int = MIG_BINS) -> dict[str, float]:
-  """MIG and SAP on the first `num_train` samples; DCI trained there, scored on the rest."""
+                              seed: int = 0, num_bins: int = MIG_BINS,
+                              n_jobs: int = 1) -> dict[str, float]:
+  """MIG, modularity and the unsupervised scores on the first `num_train` samples; DCI, SAP
+  and explicitness trained there and scored on the rest."""
   zt, ft = z_ND[:num_train], factors_NK[:num_train]
-  out = mig(zt, ft, num_bins)
-  out.update(dci(zt, ft, z_ND[num_train:], factors_NK[num_train:], seed))
-  out.update(sap(zt, ft))
+  ze, fe = z_ND[num_train:], factors_NK[num_train:]
+  mi_DK = mutual_info_matrix(discretize(zt, num_bins), ft)
+  out = mig_from_mutual_info(mi_DK, ft)
+  out["modularity"] = modularity(mi_DK)
+  out.update(explicitness(zt, ft, ze, fe, n_jobs))
+  out.update(dci(zt, ft, ze, fe, seed, n_jobs))
+  out.update(sap(zt, ft, ze, fe, seed, n_jobs))
+  out.update(unsupervised_scores(zt, num_bins))
   return out

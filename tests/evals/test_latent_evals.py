@@ -122,7 +122,8 @@ def test_latent_evaluators_run_end_to_end_on_a_trained_vae(vae_ctx):
           "features": dict(type="features", num_train=300, chunk=64)}
   results = gevals.run_evals(vae_ctx, {k: ml_collections.ConfigDict(v) for k, v in cfgs.items()})
   for name, numbers in results.items():
-    assert all(math.isfinite(v) for v in numbers.values()), (name, numbers)
+    assert all(math.isfinite(v) for v in numbers.values() if not isinstance(v, str)), (
+        name, numbers)
     with open(vae_ctx.path("evals", f"{name}.json")) as f:
       assert json.load(f)["metrics"] == pytest.approx(numbers)
   assert {"mig", "betavae_score", "factorvae_score", "dci_disentanglement", "sap"} <= set(
