@@ -11,14 +11,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 import zipfile
 
 from absl import app, flags, logging
 import numpy as np
 
+from genjax import interrupt
 from genjax.errors import GenjaxError
 
 FLAGS = flags.FLAGS
@@ -333,23 +332,12 @@ def _fail(message: str) -> None:
   sys.exit(2)
 
 
-def _interrupted(signum=signal.SIGINT, frame=None) -> None:
-  """Ctrl-C outside the training loop (which saves and stops on its own): one line, then
-  an immediate exit, so no half-started thread (XLA, Orbax) runs Python's shutdown."""
-  del frame
-  print(f"genjax: error: interrupted by signal {signum}; rerun the same command (a run "
-        "resumes from its last checkpoint)", file=sys.stderr, flush=True)
-  sys.stdout.flush()
-  os._exit(128 + signum)  # pylint: disable=protected-access
-
-
 def run() -> None:
   """Console-script entry point."""
-  if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGINT, _interrupted)
+  interrupt.install()
   try:
     app.run(main, flags_parser=_parse)
   except GenjaxError as e:  # raised while parsing flags, before main
     _fail(str(e))
   except KeyboardInterrupt:  # in case one was raised before our handler was in place
-    _interrupted()
+    interrupt.exit_now()
