@@ -5,7 +5,8 @@
 Variants: sprites (default), sprites32, digits, toy2d, smoke, and the field's datasets
 dsprites, shapes3d, mpi3d, celeba, folder (as in configs/vae.py: pass data.path). The reconstruction loss
 follows model.likelihood: 'bernoulli' (cross-entropy, for [0, 1] images) or 'gaussian'
-(squared error with unit variance, i.e. MSE / 2 in nats).
+(squared error with unit variance, i.e. MSE / 2 in nats). The `recon` evaluator reports it
+on held-out data (the VAE's `elbo` needs a prior this model lacks).
 """
 import importlib.util
 import os
@@ -23,6 +24,8 @@ def _as_autoencoder(make):
     c = make()
     c.model.family = "autoencoder"
     c.hparams = dict()
+    # no prior, so no ELBO: the evaluator that applies to a point code is reconstruction
+    c.evals = dict(recon=dict(type="recon"))
     return c
   return variant
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 
 from absl import app, flags, logging
 import numpy as np
 
+from genjax import interrupt
 from genjax.errors import GenjaxError
 
 FLAGS = flags.FLAGS
@@ -86,80 +88,165 @@ def cmd_train(overrides: dict[str, str]) -> None:
 
 
 def cmd_eval(overrides: dict[str, str]) -> None:
+  from genjax import config as gconfig  # pylint: disable=g-import-not-at-top
   from genjax import evals as gevals  # pylint: disable=g-import-not-at-top
+  workdir = _require_flag("workdir")
+  saved = gconfig.read_saved(workdir)  # a bad config.json is refused before jax starts
+  if FLAGS.evals is not None:
+    names = [n.strip() for n in FLAGS.evals.split(",") if n.strip()]
+    if not names:
+      raise GenjaxError(f"--evals={FLAGS.evals!r} names no evaluator; pass e.g. "
+                        "--evals=elbo,recon, or drop --evals to run config.evals")
+  else:
+    names = list(saved.evals)
+    if not names:
+      raise GenjaxError(f"the run in {workdir} configures no evaluators (config.evals is "
+                        "empty); name some with --evals=NAME[,NAME...]")
+  gevals.resolve(names, saved.evals)  # an unknown name is refused before loading the model
   from genjax.train import session  # pylint: disable=g-import-not-at-top
-  run, ctx = session.load_trained(_require_flag("workdir"), overrides=overrides)
-  names = FLAGS.evals.split(",") if FLAGS.evals else list(run.config.evals)
-  results = gevals.run_evals(ctx, gevals.resolve([n.strip() for n in names if n.strip()],
-                                                 run.config.evals))
-  for name, numbers in results.items():
+  run, ctx = session.load_trained(workdir, overrides=overrides)
+
+  def show(name, numbers):
     shown = ", ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
                       for k, v in numbers.items())
     print(f"{name} (step {ctx.step}): {shown}", flush=True)
+  gevals.run_evals(ctx, gevals.resolve(names, run.config.evals), on_result=show)
+
+
+_SAMPLING_FLAGS = ("sampler", "steps", "eta")
 
 
 def cmd_sample(overrides: dict[str, str]) -> None:
-  import jax  # pylint: disable=g-import-not-at-top
-  from genjax.train import figures, session  # pylint: disable=g-import-not-at-top
+  from genjax import config as gconfig  # pylint: disable=g-import-not-at-top
   _no_overrides(overrides, "sample")
   if FLAGS.num <= 0:
     raise GenjaxError(f"--num={FLAGS.num} must be a positive number of samples")
+  if FLAGS.label < -1:
+    raise GenjaxError(f"--label={FLAGS.label} is not a class; classes are numbered from 0")
+  workdir = _require_flag("workdir")
+  family = gconfig.read_saved(workdir).model.family
+  given = [f"--{n}" for n in _SAMPLING_FLAGS if getattr(FLAGS, n) is not None]
+  if given and family != "diffusion":
+    raise GenjaxError(f"{', '.join(given)} choose how a diffusion model samples; this run's "
+                      f"model family '{family}' has one sampler: drop {', '.join(given)}")
+  import jax  # pylint: disable=g-import-not-at-top
+  from genjax.train import figures, session  # pylint: disable=g-import-not-at-top
   sampling = {f"model.{k}": str(v) for k, v in (
       ("sampler", FLAGS.sampler), ("sample_steps", FLAGS.steps), ("eta", FLAGS.eta))
               if v is not None}
-  run, ctx = session.load_trained(_require_flag("workdir"), overrides=sampling)
-  ctx.require("sample", evaluator="sample")
+  run, ctx = session.load_trained(workdir, overrides=sampling)
+  if not hasattr(ctx.family, "sample"):
+    raise GenjaxError(f"model family '{family}' has no sampler: `genjax sample` draws from "
+                      "generative models (vae, autoencoder, gan, diffusion); evaluate this "
+                      "run with genjax eval")
   cond = None
   if FLAGS.label >= 0:
-    if not run.test.info.num_classes:
-      raise GenjaxError(f"--label needs a conditional model; '{run.config.model.family}' is not")
+    classes = int(getattr(ctx.family, "num_classes", 0) or 0)
+    if not classes:
+      raise GenjaxError(f"--label needs a label-conditional model; this '{family}' was trained "
+                        "without labels (model.conditional is off): drop --label")
+    if FLAGS.label >= classes:
+      raise GenjaxError(f"--label={FLAGS.label} is out of range: this model has {classes} "
+                        f"classes, 0 to {classes - 1}")
     cond = np.full((FLAGS.num,), FLAGS.label, np.int32)
+  name = sample_name(run.config, FLAGS.num, FLAGS.seed, FLAGS.label)
   rng = jax.random.key(FLAGS.seed)
-  path = figures.write_samples(ctx, rng, FLAGS.num, cond=cond)
+  path = figures.write_samples(ctx, rng, FLAGS.num, name=f"sample_{name}", cond=cond)
   samples = np.asarray(ctx.jit("sample", static_argnums=(2,))(ctx.state, rng, FLAGS.num, ctx.hp, cond))
-  npz = os.path.join(FLAGS.workdir, "samples.npz")
+  npz = os.path.join(workdir, f"samples_{name}.npz")
   if jax.process_index() == 0:
-    np.savez(npz, samples=samples, step=ctx.step, seed=FLAGS.seed)
+    np.savez(npz, samples=samples, step=ctx.step, seed=FLAGS.seed, label=FLAGS.label)
   print(f"genjax: {FLAGS.num} samples from step {ctx.step} -> {path}, {npz}", flush=True)
 
 
+def sample_name(config, num: int, seed: int, label: int) -> str:
+  """'step-free' file stem of a `genjax sample` call: what was drawn and how, so two calls
+  with other settings never overwrite each other (or the training figures)."""
+  parts = [f"n{num}", f"seed{seed}"]
+  if label >= 0:
+    parts.append(f"label{label}")
+  m = config.model
+  if m.family == "diffusion":
+    parts.append(f"{m.sampler}{m.sample_steps}")
+    if m.sampler == "ddim":
+      parts.append(f"eta{float(m.eta):g}")
+  return "_".join(parts)
+
+
 def cmd_translate(overrides: dict[str, str]) -> None:
-  from genjax.evals import translation  # pylint: disable=g-import-not-at-top
-  from genjax.train import session  # pylint: disable=g-import-not-at-top
+  from genjax import config as gconfig  # pylint: disable=g-import-not-at-top
   _no_overrides(overrides, "translate")
   if FLAGS.direction not in ("AtoB", "BtoA"):
     raise GenjaxError(f"--direction={FLAGS.direction} is unknown; use AtoB or BtoA")
   x = read_images(_require_flag("input"))
-  _, ctx = session.load_trained(_require_flag("workdir"))
+  workdir = _require_flag("workdir")
+  family = gconfig.read_saved(workdir).model.family
+  from genjax.evals import translation  # pylint: disable=g-import-not-at-top
+  from genjax.train import session  # pylint: disable=g-import-not-at-top
+  _, ctx = session.load_trained(workdir)
+  if not hasattr(ctx.family, "translate"):
+    raise GenjaxError(f"model family '{family}' does not translate images; `genjax translate` "
+                      "needs a pix2pix or cyclegan run")
   want = tuple(ctx.info.x_shape if FLAGS.direction == "AtoB" else ctx.info.y_shape)
   if x.shape[1:] != want:
-    raise GenjaxError(f"--input images are {x.shape[1:]}, but this model translates {want} "
-                      f"({FLAGS.direction}); resize them first")
-  path = os.path.join(FLAGS.workdir, "figures", "translate.png")
+    raise GenjaxError(input_mismatch(x.shape[1:], want, FLAGS.direction))
+  path = os.path.join(workdir, "figures", f"translate_{FLAGS.direction}.png")
   y_hat = translation.translate_and_save(ctx, x, path, direction=FLAGS.direction)
-  out = os.path.join(FLAGS.workdir, "translations.npz")
+  out = os.path.join(workdir, f"translations_{FLAGS.direction}.npz")
   np.savez(out, x=x, y_hat=y_hat, step=ctx.step, direction=FLAGS.direction)
   print(f"genjax: translated {len(x)} images with step {ctx.step} -> {path}, {out}", flush=True)
+
+
+def input_mismatch(have: tuple, want: tuple, direction: str) -> str:
+  """What differs between the --input images and the model's: size, channels or both."""
+  fixes = []
+  if have[:-1] != want[:-1]:
+    fixes.append(f"resize them to {want[0]}x{want[1]}" if len(want) == 3 else
+                 f"give them shape {want}")
+  if have[-1:] != want[-1:]:
+    fixes.append(f"convert them from {have[-1]} to {want[-1]} channel(s)")
+  return (f"--input images are {have}, but this model translates {want} ({direction}); "
+          + " and ".join(fixes))
 
 
 def read_images(path: str) -> np.ndarray:
   """[N, H, W, C] float32 in [0, 1] from an .npz file or a folder of image files."""
   if os.path.isdir(path):
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    from PIL import Image, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
     names = sorted(n for n in os.listdir(path) if n.lower().endswith((".png", ".jpg", ".jpeg")))
     if not names:
       raise GenjaxError(f"--input folder '{path}' holds no .png/.jpg images")
-    images = [np.asarray(Image.open(os.path.join(path, n))) for n in names]
+    try:
+      images = [np.asarray(Image.open(os.path.join(path, n))) for n in names]
+    except (UnidentifiedImageError, OSError) as e:
+      raise GenjaxError(f"--input folder '{path}' holds an unreadable image ({e}); remove or "
+                        "re-save it") from None
     if len({im.shape for im in images}) > 1:
       raise GenjaxError(f"--input folder '{path}' mixes image sizes; resize them to one size")
     x = np.stack(images)
-  elif path.endswith(".npz") and os.path.isfile(path):
-    with np.load(path) as archive:
-      if not archive.files:
-        raise GenjaxError(f"--input '{path}' holds no arrays")
-      x = archive["x"] if "x" in archive.files else archive[archive.files[0]]
+  elif os.path.isfile(path):
+    with open(path, "rb") as f:
+      magic = f.read(6)
+    if not magic.startswith((b"PK", b"\x93NUMPY")):
+      raise GenjaxError(f"--input '{path}' is not an .npz archive (no zip header); pass an .npz "
+                        "of images (array 'x') or a folder of PNG/JPEG files")
+    try:
+      loaded = np.load(path, allow_pickle=False)
+      if isinstance(loaded, np.ndarray):  # an .npy: the images themselves
+        x = loaded
+      else:
+        with loaded as archive:
+          if not archive.files:
+            raise GenjaxError(f"--input '{path}' holds no arrays")
+          x = archive["x"] if "x" in archive.files else archive[archive.files[0]]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+      reason = " ".join(str(e).split())[:120]
+      raise GenjaxError(f"--input '{path}' is not a readable .npz archive ({reason}); pass an "
+                        ".npz of images (array 'x') or a folder of PNG/JPEG files") from None
   else:
-    raise GenjaxError(f"--input '{path}' is neither an .npz file nor a folder of images")
+    raise GenjaxError(f"--input '{path}' does not exist; pass an .npz file or a folder of images")
+  if not np.issubdtype(x.dtype, np.number):
+    raise GenjaxError(f"--input '{path}' holds {x.dtype} data, not image numbers")
   if x.ndim == 3:
     x = x[..., None]
   if x.ndim != 4:
@@ -229,6 +316,15 @@ def main(parsed: tuple[list[str], dict[str, str]]) -> None:
     _RUN[command](overrides)
   except GenjaxError as e:
     _fail(str(e))
+  except OSError as e:  # a read-only or full filesystem, a path that vanished
+    _fail(os_error_line(e))
+
+
+def os_error_line(e: OSError) -> str:
+  """An OSError as the problem (with the path) and the fix."""
+  where = f" '{e.filename}'" if e.filename else ""
+  return (f"cannot use{where}: {e.strerror or e}; check that the path exists and is writable "
+          "(permissions, a read-only filesystem, free space)")
 
 
 def _fail(message: str) -> None:
@@ -238,7 +334,10 @@ def _fail(message: str) -> None:
 
 def run() -> None:
   """Console-script entry point."""
+  interrupt.install()
   try:
     app.run(main, flags_parser=_parse)
   except GenjaxError as e:  # raised while parsing flags, before main
     _fail(str(e))
+  except KeyboardInterrupt:  # in case one was raised before our handler was in place
+    interrupt.exit_now()

@@ -153,8 +153,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if missing:
     raise ConfigError(f"config lacks section(s) {missing}; start from genjax.config.base_config()")
   flat = flatten(config)
+  _check_types(flat)
   for key, (ok, allowed) in RULES.items():
-    if key in flat and not ok(flat[key]):
+    try:
+      fine = key not in flat or ok(flat[key])
+    except TypeError:  # a family's own key holding a value of another type
+      fine = False
+    if not fine:
       raise ConfigError(f"config.{key}={flat[key]!r} is out of range: it must be {allowed}")
   for key, value in flat.items():
     if key.startswith("hparams.") and not isinstance(value, (int, float)):
@@ -181,6 +186,48 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(f"config.evals.{name} needs a 'type' (e.g. type='{name}')")
 
 
+def _check_types(flat: dict[str, Any]) -> None:
+  """Each key the defaults know holds a value of the defaults' type (an int where a float
+  is expected is fine): a hand-edited config.json may hold '16' for 16."""
+  known = {**flatten(base_config()), **OPTIONAL}
+  for key, value in flat.items():
+    if key in known and not key.startswith(("evals.", "hparams.")) and not _same_kind(value, known[key]):
+      raise ConfigError(f"config.{key}={value!r} has the wrong type: expected "
+                        f"{type(known[key]).__name__} like the default {known[key]!r}")
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+  if isinstance(default, bool) or isinstance(value, bool):
+    return isinstance(value, bool) and isinstance(default, bool)
+  if isinstance(default, float):
+    return isinstance(value, (int, float))
+  if isinstance(default, (tuple, list)):
+    return isinstance(value, (tuple, list))
+  return isinstance(value, type(default))
+
+
+def read_saved(workdir: str) -> ml_collections.ConfigDict:
+  """The config a run directory was trained with (its config.json), checked: a missing
+  file, invalid JSON or a value of the wrong type is one error naming the file."""
+  from genjax.errors import CheckpointError  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, "config.json")
+  if not os.path.isfile(path):
+    raise CheckpointError(f"no run in '{workdir}' (no config.json); pass the --workdir of a "
+                          "genjax train run")
+  with open(path) as f:
+    text = f.read()
+  try:
+    config = from_json(text)
+  except (ValueError, TypeError, AttributeError) as e:
+    raise CheckpointError(f"{path} is not a valid config ({_describe(e)}); restore it from a "
+                          "copy, or train into a new --workdir") from None
+  try:
+    validate(config)
+  except ConfigError as e:
+    raise CheckpointError(f"{path}: {e}; restore the file from a copy") from None
+  return config
+
+
 # --- loading and overrides ------------------------------------------------------------
 
 def load_config(spec: str, overrides: dict[str, str] | None = None) -> ml_collections.ConfigDict:
@@ -197,7 +244,17 @@ def load_config(spec: str, overrides: dict[str, str] | None = None) -> ml_collec
   module = load_user_module(path, "config", "--config=configs/<family>.py[:variant]")
   if not hasattr(module, "get_config"):
     raise ConfigError(f"config file '{path}' defines no get_config(arg); add one")
-  config = module.get_config(arg or None)
+  try:
+    config = module.get_config(arg or None)
+  except ConfigError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except  # the user's code: any error is theirs
+    raise ConfigError(f"get_config({arg or None!r}) in '{path}' raised {_describe(e)}; "
+                      "fix the config file") from None
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise ConfigError(f"get_config({arg or None!r}) in '{path}' returned "
+                      f"{type(config).__name__}, not an ml_collections.ConfigDict; return one "
+                      "built from genjax.config.base_config()")
   apply_overrides(config, overrides or {})
   validate(config)
   return config
@@ -214,7 +271,19 @@ def load_user_module(path: str, kind: str, usage: str):
     module_spec.loader.exec_module(module)
   except SyntaxError as e:
     raise ConfigError(f"{kind} file '{path}' has a syntax error at line {e.lineno}: {e.msg}") from None
+  except ImportError as e:
+    raise ConfigError(f"{kind} file '{path}' imports {e.name or 'a module'!r}, which is not "
+                      "installed here; install it or remove the import") from None
+  except Exception as e:  # pylint: disable=broad-except  # the user's code: any error is theirs
+    raise ConfigError(f"{kind} file '{path}' raised {_describe(e)} while loading; fix the "
+                      "file") from None
   return module
+
+
+def _describe(e: Exception) -> str:
+  """'ValueError: boom': the error's type and message, on one line."""
+  text = " ".join(str(e).split())
+  return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]) -> None:

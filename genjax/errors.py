@@ -23,3 +23,11 @@ class CapabilityError(GenjaxError):
 
 class TrainingDiverged(GenjaxError):
   """A loss or metric became NaN or Inf."""
+
+
+class EvaluationFailed(GenjaxError):
+  """One or more evaluators refused; `results` holds the numbers of those that finished."""
+
+  def __init__(self, message: str, results: dict):
+    super().__init__(message)
+    self.results = results

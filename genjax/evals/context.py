@@ -16,7 +16,7 @@ import numpy as np
 
 from genjax.data import pipeline
 from genjax.data.base import Source
-from genjax.errors import CapabilityError
+from genjax.errors import CapabilityError, ConfigError
 from genjax.train import parallel
 
 
@@ -34,6 +34,9 @@ class EvalContext:
     test: the held-out source.
     mesh: the device mesh.
     workdir: the run directory (figures and evals are written under it).
+    run_fingerprint: the fingerprint of the config the run was trained with, when `config`
+      carries options set for this evaluation only (`--config.evals.X.Y`); evals/NAME.json
+      records it, so the report still knows the numbers as this run's.
   """
   config: ml_collections.ConfigDict
   family: Any
@@ -44,6 +47,7 @@ class EvalContext:
   test: Source
   mesh: jax.sharding.Mesh
   workdir: str
+  run_fingerprint: str = ""
   _compiled: dict = dataclasses.field(default_factory=dict)
 
   @property
@@ -69,6 +73,8 @@ class EvalContext:
     """Ordered global batches of the held-out split (data.num_eval examples by default)."""
     d = self.config.data
     parallel.check_batch_divisible(d.eval_batch_size, "eval_batch_size")
+    check_eval_size(d.eval_batch_size, num or d.num_eval, len(self.test), self.info.name,
+                    "data.num_eval" if num is None else "the evaluator's num_examples")
     sharding = parallel.batch_sharding(self.mesh)
     for local in pipeline.eval_batches(self.test, d.eval_batch_size, num or d.num_eval,
                                        jax.process_index(), jax.process_count()):
@@ -88,6 +94,18 @@ class EvalContext:
 
   def path(self, *parts: str) -> str:
     return os.path.join(self.workdir, *parts)
+
+
+def check_eval_size(batch_size: int, num: int, held_out: int, dataset: str, num_key: str) -> None:
+  """Refuses an evaluation that would read no whole batch, naming the number at fault:
+  `num` examples asked for (`num_key`), or the `held_out` examples the dataset has."""
+  if num < batch_size and num <= held_out:
+    raise ConfigError(f"{num_key}={num} is below one data.eval_batch_size={batch_size}: "
+                      f"nothing would be evaluated; raise {num_key} to at least {batch_size} "
+                      "or lower data.eval_batch_size")
+  if held_out < batch_size:
+    raise ConfigError(f"data.eval_batch_size={batch_size} exceeds the {held_out} held-out "
+                      f"examples of '{dataset}'; lower data.eval_batch_size")
 
 
 def _fetch(x: jax.Array) -> np.ndarray:

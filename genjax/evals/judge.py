@@ -65,12 +65,17 @@ def cache_dir(cfg) -> str:
           or os.path.join(os.path.expanduser("~"), ".cache", "genjax"))
 
 
+def judge_run(image_side: int, cfg) -> tuple[ml_collections.ConfigDict, str]:
+  """The classifier config for digits of `image_side` pixels and its cached run directory."""
+  config = classifier_config(image_side // 8)
+  return config, os.path.join(
+      cache_dir(cfg), f"digits_classifier_{image_side}px_{gconfig.fingerprint(config)}")
+
+
 def digits_judge(image_side: int, cfg) -> Judge:
   """The classifier for digits of `image_side` pixels, trained on first use and cached."""
   from genjax.train import runner, session  # pylint: disable=g-import-not-at-top  # cycle
-  upscale = image_side // 8
-  config = classifier_config(upscale)
-  workdir = os.path.join(cache_dir(cfg), f"digits_classifier_{image_side}px_{gconfig.fingerprint(config)}")
+  config, workdir = judge_run(image_side, cfg)
   if not os.path.exists(os.path.join(workdir, "evals", "accuracy.json")):
     print(f"genjax: training the digits classifier once into {workdir}", flush=True)
     runner.train_and_evaluate(config, workdir)

@@ -14,7 +14,6 @@ import math
 import os
 
 from genjax import config as gconfig
-from genjax.errors import CheckpointError
 
 REPORT_NAME = "report.md"
 _SECTIONS = ("data", "model", "hparams", "optim", "train")
@@ -30,14 +29,9 @@ def write_report(workdir: str) -> str:
     The path of the report.
 
   Raises:
-    CheckpointError: when `workdir` holds no run (no config.json).
+    CheckpointError: when `workdir` holds no run, or its config.json is unreadable.
   """
-  config_path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(config_path):
-    raise CheckpointError(f"no run in '{workdir}' (no config.json); pass the --workdir of a "
-                          "genjax train run")
-  with open(config_path) as f:
-    config = gconfig.from_json(f.read())
+  config = gconfig.read_saved(workdir)
   lines = _header(workdir, config)
   lines += _config_section(config)
   lines += _training_section(workdir)

@@ -81,6 +81,11 @@ def _start(ctx: EvalContext, cfg):
   """The code the sweep starts from [D] and the function that decodes codes."""
   around, fam = str(cfg.get("around", "encoded")), ctx.family
   if around == "encoded":
+    if not hasattr(fam, "encode") and (hasattr(fam, "decode") or hasattr(fam, "generate")):
+      raise CapabilityError(
+          f"evaluator 'traversal' sweeps around an encoded input, but model family "
+          f"'{ctx.config.model.family}' has no encoder; sweep around a prior draw with "
+          "--config.evals.traversal.around=prior")
     ctx.require("encode", "decode", evaluator="traversal")
     example = int(cfg.get("example", 0))
     x = ctx.first_examples(example + 1)["x"][example:example + 1]

@@ -48,10 +48,7 @@ def load_sweep(path: str, config: str | None = None, members: str | None = None)
   if not config:
     raise ConfigError(f"sweep file '{path}' sets no CONFIG; add CONFIG = 'configs/<family>.py:"
                       "<variant>' or pass --config")
-  overrides = list(module.get_sweep())
-  if not overrides or not all(isinstance(o, dict) for o in overrides):
-    raise ConfigError(f"get_sweep() in '{path}' must return a non-empty list of dicts of "
-                      "dotted config overrides")
+  overrides = _call_get_sweep(module, path)
   pattern = members
   all_members = listed = tuple(Member(member_name(o), dict(o)) for o in overrides)
   names = [m.name for m in all_members]
@@ -68,6 +65,33 @@ def load_sweep(path: str, config: str | None = None, members: str | None = None)
                         f"(e.g. '{all_members[0].name}')")
     all_members = chosen
   return Sweep(path=path, config=config, members=all_members, listed=listed)
+
+
+def _call_get_sweep(module, path: str) -> list[dict]:
+  """get_sweep()'s members, checked: a list (or tuple) of dicts with dotted string keys."""
+  usage = "a non-empty list of dicts of dotted config overrides, e.g. [{'hparams.beta': 4.0}]"
+  try:
+    overrides = module.get_sweep()
+  except Exception as e:  # pylint: disable=broad-except  # the user's code: any error is theirs
+    raise ConfigError(f"get_sweep() in '{path}' raised {type(e).__name__}: "
+                      f"{' '.join(str(e).split())}; fix the sweep file") from None
+  if not isinstance(overrides, (list, tuple)) or not overrides:
+    raise ConfigError(f"get_sweep() in '{path}' returned {_short(overrides)}; it must return "
+                      + usage)
+  for i, member in enumerate(overrides):
+    if not isinstance(member, dict):
+      raise ConfigError(f"get_sweep() in '{path}': member {i} is {_short(member)}, not a dict; "
+                        f"return {usage}")
+    bad = [k for k in member if not isinstance(k, str) or not k]
+    if bad:
+      raise ConfigError(f"get_sweep() in '{path}': member {i} has the key {bad[0]!r}, not a "
+                        "dotted config key such as 'hparams.beta'; keys must be strings")
+  return list(overrides)
+
+
+def _short(value) -> str:
+  text = repr(value)
+  return text if len(text) <= 40 else f"a {type(value).__name__}"
 
 
 def member_name(overrides: dict) -> str:

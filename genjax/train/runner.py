@@ -7,6 +7,7 @@ saves on SIGTERM/SIGINT so a preempted job resumes where it stopped.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -33,18 +34,27 @@ from genjax.train.state import TrainState
 # The run directory
 # ======================================================================================
 
-def prepare_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
+def prepare_workdir(config: ml_collections.ConfigDict, workdir: str,
+                    session: Session | None = None) -> None:
   """Creates the run directory or checks that it belongs to this config.
 
   A restart may change only the step count (to extend a run); anything else would mix
-  two experiments in one directory, so it is refused, naming the differing keys.
+  two experiments in one directory, so it is refused, naming the differing keys. With
+  `session`, everything that would refuse the run later (its evaluators, their sizes) is
+  checked first, so a refused start leaves no config.json behind. A directory that cannot
+  be written is refused in one line, and one this call created is removed again.
   """
+  if session is not None:
+    check_before_start(session)
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise CheckpointError(f"--workdir={workdir} is an existing file, not a directory; pass a "
+                          "new or existing run directory")
   path = os.path.join(workdir, "config.json")
   if os.path.exists(path):
     try:
       with open(path) as f:
         previous = gconfig.from_json(f.read())
-    except ValueError:
+    except (ValueError, TypeError, AttributeError):
       raise CheckpointError(f"{path} is not valid JSON; restore it or use a new --workdir") from None
     differing = [k for k in gconfig.differing_keys(previous, config)
                  if k not in gconfig.RESTART_MAY_CHANGE]
@@ -54,11 +64,37 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
           f"{workdir} holds a run with a different config: {shown}; use a new --workdir "
           "or the same config (only train.num_steps may change)")
   if jax.process_index() == 0:
+    _write_config(config, workdir, path)
+
+
+def check_before_start(session: Session) -> None:
+  """What would stop a run after its start, checked before its directory is touched: the
+  evaluators' names and, when they run during training, the held-out sizes they read."""
+  config = session.config
+  evals = gevals.resolve(list(config.evals), config.evals)
+  if config.train.eval_every:
+    gevals.check_sizes(evals, config.data, len(session.test), session.test.info.name)
+
+
+def _write_config(config: ml_collections.ConfigDict, workdir: str, path: str) -> None:
+  """Writes config.json atomically; on an OSError (read-only, full, a file in the way) the
+  directory is left as it was (removed again if this call created it) and one line says why."""
+  created = not os.path.isdir(workdir)
+  tmp = path + ".tmp"
+  try:
     os.makedirs(workdir, exist_ok=True)
-    tmp = path + ".tmp"
     with open(tmp, "w") as f:
       f.write(gconfig.to_json(config))
     os.replace(tmp, path)
+  except OSError as e:
+    with contextlib.suppress(OSError):
+      os.remove(tmp)
+    if created:
+      with contextlib.suppress(OSError):
+        os.rmdir(workdir)  # only if still empty
+    raise CheckpointError(f"cannot write the run directory {workdir}: {e.strerror or e} "
+                          f"({e.filename or path}); pass a --workdir on a writable filesystem "
+                          "with free space") from None
 
 
 def _get(config, dotted: str):
@@ -164,7 +200,7 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
   sessions = [lead] + [lead.for_member(c, w) for c, w in zip(configs[1:], workdirs[1:])]
   resampler = resample.from_config(configs[0], lead.family, lead.train, lead.mesh)
   for session in sessions:
-    prepare_workdir(session.config, session.workdir)
+    prepare_workdir(session.config, session.workdir, session)
   starts = [_latest_step(s) for s in sessions]
   if len(set(starts)) > 1:  # e.g. killed between two members' saves: step the groups apart
     return _train_by_start_step(configs, workdirs, mode, starts)

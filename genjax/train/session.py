@@ -4,7 +4,6 @@ the mesh, the data, the family, the derived keys and the abstract (shape-only) s
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any
 
 import jax
@@ -95,6 +94,11 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   parallel.check_batch_divisible(config.data.batch_size, "batch_size")
   train = gdata.load(config.data, "train")
   test = gdata.load(config.data, "test")
+  if config.data.batch_size > len(train):
+    raise ConfigError(f"data.batch_size={config.data.batch_size} is larger than the "
+                      f"{len(train)} training examples of '{train.info.name}'; lower "
+                      "data.batch_size" + (" or raise data.num_train" if config.data.num_train
+                                           else ""))
   family = models.build_family(config, train.info)
   hp = parallel.replicate(gconfig.hparams_as_arrays(config), mesh)
   key = parallel.replicate(jax.random.key(config.seed), mesh)
@@ -120,11 +124,7 @@ def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, 
       sampler, step count and eta, or `evals.NAME.OPTION` (an evaluator's protocol
       size). The checkpoint is still matched against the saved config's fingerprint.
   """
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise CheckpointError(f"no run in '{workdir}' (no config.json); train one with genjax train")
-  with open(path) as f:
-    config = gconfig.from_json(f.read())
+  config = gconfig.read_saved(workdir)
   fingerprint = gconfig.fingerprint(config)
   for key, value in (overrides or {}).items():
     if not (key.startswith("evals.") or key in _SAMPLING_KEYS):
@@ -144,7 +144,9 @@ def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, 
     raise CheckpointError(f"'{workdir}' has no checkpoint yet; let genjax train reach "
                           "train.checkpoint_every steps first")
   step, state, _, _ = restored
-  return session, session.eval_context(state, step)
+  ctx = session.eval_context(state, step)
+  ctx.run_fingerprint = fingerprint
+  return session, ctx
 
 
 def _with_sharding(abstract, sharding):

@@ -60,7 +60,8 @@ def test_restart_with_a_different_config_names_the_keys_and_touches_nothing(tmp_
                          "unknown evaluator 'elbow'", "did you mean 'elbo'")
   sample = run_cli("sample", f"--workdir={workdir}", "--num=9")
   assert sample.returncode == 0, sample.stderr[-2000:]
-  assert (workdir / "figures" / "samples.png").exists() and (workdir / "samples.npz").exists()
+  assert (workdir / "figures" / "sample_n9_seed0.png").exists()
+  assert (workdir / "samples_n9_seed0.npz").exists()
 
 
 def test_eval_of_a_missing_run_is_one_line(tmp_path):
