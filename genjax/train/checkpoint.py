@@ -143,6 +143,8 @@ class Checkpointer:
       try:
         saved = self._manager.item_metadata(step)
         saved_shapes = {name: shapes(saved[name]) for name in ("state", "acc")}
+        if not all(saved_shapes.values()):  # Orbax finds no array metadata: files are lost
+          raise ValueError("no array metadata")
       except Exception as e:  # pylint: disable=broad-except
         self._set_aside(step, f"its array metadata is unreadable ({_cause(e)})")
         continue
@@ -169,7 +171,7 @@ class Checkpointer:
 
   def _set_aside(self, step: int, why: str) -> None:
     if self.read_only:
-      print(f"genjax: warning: checkpoint step {step} is damaged: {why}; skipped it and "
+      print(f"genjax: warning: checkpoint step {step} is unreadable: {why}; skipped it and "
             "using the previous step (genjax train will move it aside)", flush=True)
       self._manager.reload()
       return
@@ -180,8 +182,8 @@ class Checkpointer:
       if os.path.exists(target):  # set aside once before under the same step number
         target = f"{target}.{len(os.listdir(aside))}"
       shutil.move(os.path.join(self.directory, str(step)), target)
-    logging.warning("checkpoint step %d is damaged: %s; moved it to %s", step, why, target)
-    print(f"genjax: warning: checkpoint step {step} is damaged: {why}; moved it to {target}, "
+    logging.warning("checkpoint step %d is unreadable: %s; moved it to %s", step, why, target)
+    print(f"genjax: warning: checkpoint step {step} is unreadable: {why}; moved it to {target}, "
           "using the previous complete step", flush=True)
     if jax.process_count() > 1:  # no host may list the steps again before process 0 moved it
       multihost_utils.sync_global_devices(f"genjax_set_aside_{step}")

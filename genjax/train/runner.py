@@ -296,7 +296,12 @@ def _open_members(sessions: list[Session], share_streams: bool = True):
     checkpointer = session.checkpointer()
     key = (config.seed, config.data.to_json(sort_keys=True)) if share_streams else id(session)
     batches = streams.get(key)
-    restored = session.restore(checkpointer)
+    try:
+      restored = session.restore(checkpointer)
+    except BaseException:  # a refused restore (another config): close what is open, move nothing
+      for opened in [checkpointer] + [m.checkpointer for m in members]:
+        opened.close()
+      raise
     if batches is None:
       batches = pipeline.TrainBatches(session.train, config.data.batch_size, config.seed,
                                       jax.process_index(), jax.process_count())
