@@ -160,11 +160,11 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
     (final states, errors): per member, the state (None if it failed) and the error.
   """
   population.check_compatible(configs)
+  eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
+  check_eval_sizes(configs[0], eval_names)
   lead = open_session(configs[0], workdirs[0])
   sessions = [lead] + [lead.for_member(c, w) for c, w in zip(configs[1:], workdirs[1:])]
   resampler = resample.from_config(configs[0], lead.family, lead.train, lead.mesh)
-  eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
-  check_eval_sizes(configs[0], eval_names)
   with lock.hold(workdirs):  # before anything in them is read or written
     return _train_sessions(sessions, resampler, eval_names, mode)
 
