@@ -62,18 +62,24 @@ def _acquire(workdir: str) -> None:
     return
   refusal, fd = None, None
   if jax.process_index() == 0:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      os.close(fd)
-      fd, refusal = None, _refusal(workdir)
-    else:  # ours now: say who holds it, for the message a second trainer prints
-      record = {"pid": os.getpid(), "host": socket.gethostname(),
-                "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-      os.ftruncate(fd, 0)
-      os.pwrite(fd, json.dumps(record).encode(), 0)
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:  # a file named like the directory, a read-only filesystem
+      why = ("it is a file, not a directory" if os.path.isfile(workdir)
+             else f"creating {path} failed ({e.strerror})")
+      refusal = f"cannot use --workdir {workdir}: {why}; pass a writable directory"
+    else:
+      try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        os.close(fd)
+        fd, refusal = None, _refusal(workdir)
+  if fd is not None:  # ours now: say who holds it, for the message a second trainer prints
+    record = {"pid": os.getpid(), "host": socket.gethostname(),
+              "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(record).encode(), 0)
   if jax.process_count() > 1:  # every host must stop if process 0 was refused
     from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
     refused = multihost_utils.broadcast_one_to_all(np.int32(refusal is not None))
