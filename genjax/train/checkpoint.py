@@ -16,6 +16,8 @@ import json
 import logging as py_logging
 import os
 import shutil
+import sys
+import traceback
 from typing import Any
 
 from absl import logging
@@ -100,6 +102,7 @@ class Checkpointer:
       raise error
 
   def _save_failed(self, step: int | None, error: Exception) -> CheckpointError:
+    _AFTER_FAILED_SAVE[0] = True
     kept = sorted(int(n) for n in os.listdir(self.directory) if n.isdigit()) if os.path.isdir(
         self.directory) else []
     intact = (f"the earlier checkpoints (latest: step {kept[-1]}) are intact" if kept
@@ -293,18 +296,44 @@ def _cause(error: BaseException) -> str:
   return f"{type(error).__name__}: {first[:160]}"
 
 
+# Set once a failed save has been raised as a CheckpointError: from then on the writes
+# still in flight in the library's threads fail too (the interpreter exiting), and each
+# would print a traceback of the same failure.
+_AFTER_FAILED_SAVE = [False]
+
+
 class _DropOrbaxErrors(py_logging.Filter):
-  """Orbax logs each failed background save several times with a traceback; the same
-  failure reaches the user once, as the CheckpointError above."""
+  """Orbax logs each failed background save several times with a traceback (and asyncio
+  the futures it left); the same failure reaches the user once, as the CheckpointError."""
 
   def filter(self, record: py_logging.LogRecord) -> bool:
-    return not (record.levelno >= py_logging.ERROR and f"{os.sep}orbax{os.sep}" in record.pathname)
+    if record.levelno < py_logging.ERROR:
+      return True
+    if f"{os.sep}orbax{os.sep}" in record.pathname:
+      return False
+    return not (_AFTER_FAILED_SAVE[0] and record.name == "asyncio")
 
 
 _FILTER = _DropOrbaxErrors()
 
 
+def _unraisablehook(unraisable, _previous=sys.unraisablehook):
+  """Drops what tensorstore's threads report when a write finishes after Orbax closed the
+  event loop awaiting it (the other writes of a save that failed); passes on the rest."""
+  value = unraisable.exc_value
+  late = (isinstance(value, RuntimeError) and str(value) == "Event loop is closed"
+          and any(frame.name == "call_soon_threadsafe"
+                  for frame in traceback.extract_tb(unraisable.exc_traceback)))
+  if late or (_AFTER_FAILED_SAVE[0] and "sys.meta_path is None" in str(value)):
+    return
+  _previous(unraisable)
+
+
 def _quiet_orbax_errors() -> None:
-  logger = py_logging.getLogger("absl")
-  if _FILTER not in logger.filters:
-    logger.addFilter(_FILTER)
+  for name in ("absl", "asyncio"):
+    logger = py_logging.getLogger(name)
+    if _FILTER not in logger.filters:
+      logger.addFilter(_FILTER)
+  if sys.unraisablehook is not _unraisablehook:  # tensorstore's threads report through it
+    _unraisablehook.__defaults__ = (sys.unraisablehook,)
+    sys.unraisablehook = _unraisablehook

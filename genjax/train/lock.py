@@ -2,8 +2,9 @@
 
 Two trainers in one directory would both append to metrics.jsonl and race on checkpoints,
 so the second is refused, naming the holder (pid, host, start time written into the lock
-file). The kernel drops an flock when its process dies, even by kill -9, so a killed run
-never leaves the directory stuck. `eval` and `sample` only read and take no lock. In a
+file by `record` once the run is accepted: a refused start writes nothing). The kernel
+drops an flock when its process dies, even by kill -9, so a killed run never leaves the
+directory stuck. `eval` and `sample` only read and take no lock. In a
 multi-host job process 0 alone holds it (all hosts write into one shared directory).
 """
 from __future__ import annotations
@@ -75,11 +76,6 @@ def _acquire(workdir: str) -> None:
       except BlockingIOError:
         os.close(fd)
         fd, refusal = None, _refusal(workdir)
-  if fd is not None:  # ours now: say who holds it, for the message a second trainer prints
-    record = {"pid": os.getpid(), "host": socket.gethostname(),
-              "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(record).encode(), 0)
   if jax.process_count() > 1:  # every host must stop if process 0 was refused
     from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
     refused = multihost_utils.broadcast_one_to_all(np.int32(refusal is not None))
@@ -88,6 +84,17 @@ def _acquire(workdir: str) -> None:
   if refusal is not None:
     raise CheckpointError(refusal)
   _HELD[path] = [fd, 1]
+
+
+def record(workdirs: list[str]) -> None:
+  """Writes this process into the held lock files, for the message a second trainer prints."""
+  text = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                     "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
+  for workdir in workdirs:
+    entry = _HELD.get(os.path.abspath(os.path.join(workdir, LOCK_NAME)))
+    if entry is not None and entry[0] is not None:
+      os.ftruncate(entry[0], 0)
+      os.pwrite(entry[0], text, 0)
 
 
 def _release(workdir: str) -> None:
@@ -105,7 +112,19 @@ def _release(workdir: str) -> None:
 
 def _refusal(workdir: str) -> str:
   who = holder(workdir) or {}
+  if who.get("host") == socket.gethostname() and not _alive(who.get("pid")):
+    who = {}  # the file names an earlier run; the holder has not recorded itself yet
   named = (f"pid {who.get('pid', '?')} on {who.get('host', '?')}, since {who.get('since', '?')}"
-           if who else "its pid is not yet written")
+           if who else "still starting, its pid not yet recorded")
   return (f"{workdir} is in use by another genjax train ({named}); wait for it to finish or "
           "stop it, or train into another --workdir")
+
+
+def _alive(pid) -> bool:
+  try:
+    os.kill(int(pid), 0)
+  except (TypeError, ValueError, ProcessLookupError):
+    return False
+  except PermissionError:  # alive, another user's
+    return True
+  return True

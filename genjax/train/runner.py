@@ -195,6 +195,7 @@ def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: 
   if len(set(starts)) > 1:  # e.g. killed between two members' saves: step the groups apart
     return _train_by_start_step(configs, workdirs, mode, starts)
   members, packed_members, step = _open_members(sessions, share_streams=resampler is None)
+  lock.record(workdirs)  # accepted: name this process to a second trainer
   t = configs[0].train
   multistep = make_multistep(lead.family.train_step)
   chooser = population.Chooser(

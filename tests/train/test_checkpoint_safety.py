@@ -40,13 +40,10 @@ def run(trained, tmp_path):
 
 
 def digests(root) -> dict[str, str]:
-  """{relative path: sha256} of every file under root: the listing and the contents (but
-  the lock file, where each train writes its pid)."""
+  """{relative path: sha256} of every file under root: the listing and the contents."""
   out = {}
   for folder, _, files in os.walk(root):
     for name in files:
-      if name == ".lock":
-        continue
       path = os.path.join(folder, name)
       with open(path, "rb") as f:
         out[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
