@@ -11,8 +11,6 @@ full disk) stops the run with one CheckpointError; earlier steps are never touch
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging as py_logging
 import os
 import shutil
@@ -23,10 +21,10 @@ from typing import Any
 from absl import logging
 import jax
 from jax.experimental import multihost_utils
-import numpy as np
 import orbax.checkpoint as ocp
 
 from genjax.errors import CheckpointError
+from genjax.train import checksums
 
 _ITEMS = ("state", "acc", "data", "meta")
 
@@ -64,8 +62,9 @@ class Checkpointer:
     assert not self.read_only, "a read-only Checkpointer never saves"
     self.wait()
     meta = {"fingerprint": self.fingerprint, "step": int(step),
-            "checksums": {"state": tree_checksums(state), "acc": tree_checksums(acc),
-                          "data": json_checksum(data_state)}}
+            "checksums": {"state": checksums.tree_checksums(state),
+                          "acc": checksums.tree_checksums(acc),
+                          "data": checksums.json_checksum(data_state)}}
     try:
       self._manager.save(step, args=ocp.args.Composite(
           state=ocp.args.StandardSave(state), acc=ocp.args.StandardSave(acc),
@@ -145,14 +144,14 @@ class Checkpointer:
             "config it was trained with (config.json) or a new --workdir")
       try:
         saved = self._manager.item_metadata(step)
-        saved_shapes = {name: shapes(saved[name]) for name in ("state", "acc")}
+        saved_shapes = {name: checksums.shapes(saved[name]) for name in ("state", "acc")}
         if not all(saved_shapes.values()):  # Orbax finds no array metadata: files are lost
           raise ValueError("no array metadata")
       except Exception as e:  # pylint: disable=broad-except
         self._set_aside(step, f"its array metadata is unreadable ({_cause(e)})")
         continue
       for name, target in (("state", abstract_state), ("acc", abstract_acc)):
-        differing = _differences(saved_shapes[name], shapes(target))
+        differing = checksums.differences(saved_shapes[name], checksums.shapes(target))
         if differing:
           raise CheckpointError(
               f"checkpoint step {step} in {self.directory} holds a {name} of other shapes than "
@@ -165,7 +164,7 @@ class Checkpointer:
       except Exception as e:  # pylint: disable=broad-except  # undecodable chunks, lost files
         self._set_aside(step, f"its arrays are unreadable ({_cause(e)})")
         continue
-      bad = _checksum_mismatch(meta.get("checksums"), restored)
+      bad = checksums.mismatch(meta.get("checksums"), restored)
       if bad:
         self._set_aside(step, f"{bad} read back other bytes than were saved (checksum mismatch)")
         continue
@@ -191,91 +190,6 @@ class Checkpointer:
     if jax.process_count() > 1:  # no host may list the steps again before process 0 moved it
       multihost_utils.sync_global_devices(f"genjax_set_aside_{step}")
     self._manager.reload()
-
-
-# ======================================================================================
-# Checksums and shapes
-# ======================================================================================
-
-def tree_checksums(tree: Any) -> dict[str, str | None]:
-  """{leaf path: hash of its bytes} for a pytree of arrays, computed on this host.
-
-  A leaf spread over several hosts without a full copy on this one gets None (not
-  checked); replicated leaves, the only kind genjax saves today, are hashed from the
-  local copy.
-  """
-  return {path: _digest(leaf) for path, leaf in _leaves(tree).items()}
-
-
-def json_checksum(value: Any) -> str:
-  """A hash of a JSON item as it reads back (tuples become lists, keys strings)."""
-  text = json.dumps(json.loads(json.dumps(value)), sort_keys=True)
-  return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def shapes(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
-  """{leaf path: (shape, dtype)} of arrays, abstract arrays or Orbax array metadata."""
-  return {path: (tuple(leaf.shape), str(leaf.dtype))
-          for path, leaf in _leaves(tree).items()}
-
-
-def _leaves(tree: Any) -> dict[str, Any]:
-  """Leaves by a path of plain key names, the same for a TrainState and Orbax's saved tree."""
-  if hasattr(tree, "tree") and not hasattr(tree, "shape"):  # Orbax TreeMetadata
-    tree = tree.tree
-  flat, _ = jax.tree_util.tree_flatten_with_path(
-      tree, is_leaf=lambda x: hasattr(x, "shape") and hasattr(x, "dtype"))
-  return {"/".join(str(_key_name(k)) for k in path): leaf for path, leaf in flat}
-
-
-def _key_name(key) -> Any:
-  for attr in ("key", "name", "idx"):
-    if hasattr(key, attr):
-      return getattr(key, attr)
-  return key
-
-
-def _digest(leaf: Any) -> str | None:
-  if isinstance(leaf, jax.Array):
-    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-      leaf = jax.random.key_data(leaf)
-    if not leaf.is_fully_addressable:
-      if not leaf.is_fully_replicated:
-        return None
-      leaf = leaf.addressable_shards[0].data
-  array = np.ascontiguousarray(np.asarray(leaf))
-  h = hashlib.blake2b(digest_size=16)
-  h.update(f"{array.dtype.str}{array.shape}".encode())
-  h.update(array.view(np.uint8).reshape(-1) if array.size else b"")
-  return h.hexdigest()
-
-
-def _differences(saved: dict, wanted: dict) -> str:
-  """A short description of how two {path: (shape, dtype)} maps differ ('' if equal)."""
-  out = []
-  for path in sorted(set(saved) | set(wanted)):
-    if saved.get(path) != wanted.get(path):
-      fmt = lambda s: "absent" if s is None else f"{list(s[0])} {s[1]}"
-      out.append(f"{path} (saved {fmt(saved.get(path))}, now {fmt(wanted.get(path))})")
-  more = f" and {len(out) - 3} more" if len(out) > 3 else ""
-  return ", ".join(out[:3]) + more
-
-
-def _checksum_mismatch(recorded: dict | None, restored) -> str:
-  """The first restored leaf whose bytes differ from the recorded hash ('' if none).
-
-  Steps saved before checksums were recorded carry none and are accepted as read.
-  """
-  if not recorded:
-    return ""
-  for name in ("state", "acc"):
-    now = tree_checksums(restored[name])
-    for path, digest in recorded.get(name, {}).items():
-      if digest is not None and now.get(path) not in (digest, None):
-        return f"{name} leaf '{path}'"
-  if "data" in recorded and json_checksum(restored.data) != recorded["data"]:
-    return "the data-iterator state"
-  return ""
 
 
 # ======================================================================================
