@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from genjax import config as gconfig
+from genjax.train.log import read_metrics
 
 BALANCED = "balanced (all data)"
 BASELINE = "rare, uniform sampling"
@@ -52,8 +53,8 @@ def member_numbers(workdir: str, rare_class: int) -> dict[str, float] | None:
     rare = m[f"{metric}_c{rare_class}"]
     common = float(np.dot(n, [m[f"{metric}_c{c}"] for c in others]) / n.sum())
     out.update({f"rare_{metric}": rare, f"common_{metric}": common, f"gap_{metric}": rare - common})
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    events = [r for r in map(json.loads, f) if r["split"] == "resample"]
+  events = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl"))
+            if r.get("split") == "resample"]
   if events:
     out["ess_fraction"] = float(np.mean([e["ess_fraction"] for e in events]))
     out["lift"] = float(np.mean([e["rare_class_mass"] / e["rare_class_share"] for e in events]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 
 from genjax import config as gconfig
 
@@ -150,10 +151,15 @@ def _read_jsonl(path: str) -> list[dict]:
   if not os.path.isfile(path):
     return []
   records = []
-  with open(path) as f:
-    for line in f:
+  with open(path, errors="replace") as f:
+    for number, line in enumerate(f, 1):
       try:
-        records.append(json.loads(line))
+        record = json.loads(line) if line.strip() else None
       except ValueError:
-        continue  # a line cut short by a killed run; the others still count
+        record = ""
+      if isinstance(record, dict):
+        records.append(record)
+      elif record is not None:  # a line cut short by a killed run; the others still count
+        print(f"genjax: warning: {path} line {number} is torn or not a record; skipped it",
+              file=sys.stderr, flush=True)
   return records

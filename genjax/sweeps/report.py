@@ -22,6 +22,7 @@ import numpy as np
 
 from genjax.errors import CheckpointError
 from genjax.sweeps.launch import STATUS_FILE, SWEEP_FILE
+from genjax.train.log import read_metrics
 
 _SEED_KEYS = ("seed",)
 # Panels drawn per figure, in this order when present (any other eval metric follows).
@@ -90,14 +91,10 @@ def collect(root: str) -> tuple[list[dict], list[str]]:
 
 
 def _last_train_metrics(workdir: str) -> dict:
-  path = os.path.join(workdir, "metrics.jsonl")
   last = {}
-  if os.path.isfile(path):
-    with open(path) as f:
-      for line in f:
-        record = json.loads(line) if line.strip() else {}
-        if record.get("split") == "train":
-          last = record
+  for record in read_metrics(os.path.join(workdir, "metrics.jsonl")):
+    if record.get("split") == "train":
+      last = record
   return {k: v for k, v in last.items() if k not in ("split",) and _is_number(v)}
 
 

@@ -1,14 +1,21 @@
 """Checkpoints: Orbax CheckpointManager holding the train state, the metric accumulator,
-the data-iterator position and the config fingerprint together, one directory per step.
+the data-iterator position and a small JSON `meta` item together, one directory per step.
 
 Saves are asynchronous and atomic (Orbax writes a tmp directory and renames it), so a run
-killed mid-save still has its last complete step. Restores go into an abstract target
-(shapes, dtypes and shardings), never a bare restore that would return plain dicts.
+killed mid-save still has its last complete step. `meta` holds the config fingerprint and a
+checksum of every saved array, so a restore can tell a checkpoint written for another
+config or model (refused in one line, nothing touched) from a damaged one (set aside, the
+previous step used): only a step whose fingerprint and array shapes match but whose arrays
+cannot be read, or read back other bytes than were saved, is damaged. A failed save (a
+full disk) stops the run with one CheckpointError; earlier steps are never touched by it.
 """
 from __future__ import annotations
 
+import logging as py_logging
 import os
 import shutil
+import sys
+import traceback
 from typing import Any
 
 from absl import logging
@@ -17,70 +24,230 @@ from jax.experimental import multihost_utils
 import orbax.checkpoint as ocp
 
 from genjax.errors import CheckpointError
+from genjax.train import checksums
+
+_ITEMS = ("state", "acc", "data", "meta")
 
 
 class Checkpointer:
-  """Saves and restores {'state', 'acc', 'data', 'meta'} under workdir/checkpoints."""
+  """Saves and restores {'state', 'acc', 'data', 'meta'} under workdir/checkpoints.
 
-  def __init__(self, workdir: str, keep: int, fingerprint: str):
+  Args:
+    workdir: the run directory.
+    keep: how many of the newest steps to keep.
+    fingerprint: the config fingerprint a restorable step must carry.
+    read_only: for `eval`/`sample` (which may run beside a live `train`): never create,
+      save, delete or move anything; a damaged step is skipped, not moved.
+  """
+
+  def __init__(self, workdir: str, keep: int, fingerprint: str, read_only: bool = False):
     self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
     self.fingerprint = fingerprint
+    self.read_only = read_only
+    self._pending: int | None = None  # the step of the save in flight, if any
+    _quiet_orbax_errors()
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep, enable_async_checkpointing=True, create=True)
-    self._manager = ocp.CheckpointManager(
-        self.directory, options=options, item_names=("state", "acc", "data", "meta"))
+        max_to_keep=None if read_only else keep, enable_async_checkpointing=not read_only,
+        create=not read_only)
+    handlers = {"state": ocp.StandardCheckpointHandler(), "acc": ocp.StandardCheckpointHandler(),
+                "data": ocp.JsonCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()}
+    self._manager = ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
+
+  # ------------------------------------------------------------------------------------
+  # Saving
+  # ------------------------------------------------------------------------------------
 
   def save(self, step: int, state: Any, acc: Any, data_state: dict) -> None:
-    self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), acc=ocp.args.StandardSave(acc),
-        data=ocp.args.JsonSave(data_state),
-        meta=ocp.args.JsonSave({"fingerprint": self.fingerprint, "step": step})))
+    """Starts an asynchronous save of `step` (after checking the previous one succeeded)."""
+    assert not self.read_only, "a read-only Checkpointer never saves"
+    self.wait()
+    meta = {"fingerprint": self.fingerprint, "step": int(step),
+            "checksums": {"state": checksums.tree_checksums(state),
+                          "acc": checksums.tree_checksums(acc),
+                          "data": checksums.json_checksum(data_state)}}
+    try:
+      self._manager.save(step, args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state), acc=ocp.args.StandardSave(acc),
+          data=ocp.args.JsonSave(data_state), meta=ocp.args.JsonSave(meta)))
+    except Exception as e:  # pylint: disable=broad-except  # an unwritable or full disk
+      raise self._save_failed(step, e) from None
+    self._pending = step
+
+  def check(self) -> None:
+    """Raises CheckpointError if a background save has failed; never waits for one."""
+    if self._pending is not None and not self._manager.is_saving_in_progress():
+      self.wait()
 
   def wait(self) -> None:
-    self._manager.wait_until_finished()
+    """Waits for the save in flight; raises CheckpointError if it failed."""
+    try:
+      self._manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._save_failed(self._pending, e) from None
+    finally:
+      self._pending = None
 
   def close(self) -> None:
-    self._manager.wait_until_finished()
-    self._manager.close()
+    error = None
+    try:
+      self.wait()
+    except CheckpointError as e:
+      error = e
+    try:
+      self._manager.close()
+    except Exception as e:  # pylint: disable=broad-except
+      error = error or self._save_failed(None, e)
+    if error is not None:
+      raise error
+
+  def _save_failed(self, step: int | None, error: Exception) -> CheckpointError:
+    _AFTER_FAILED_SAVE[0] = True
+    kept = sorted(int(n) for n in os.listdir(self.directory) if n.isdigit()) if os.path.isdir(
+        self.directory) else []
+    intact = (f"the earlier checkpoints (latest: step {kept[-1]}) are intact" if kept
+              else "no earlier checkpoint exists")
+    which = f"checkpoint step {step}" if step is not None else "a checkpoint"
+    return CheckpointError(
+        f"saving {which} to {self.directory} failed ({_cause(error)}); the run stopped and "
+        f"{intact}; free disk space (or fix the directory's permissions) and rerun the same "
+        "command to resume")
 
   def all_steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
 
-  def restore_latest(self, abstract_state: Any, abstract_acc: Any):
-    """Restores the newest readable step: (step, state, acc, data_state), or None if none.
+  # ------------------------------------------------------------------------------------
+  # Restoring
+  # ------------------------------------------------------------------------------------
 
-    A step that cannot be read (a damaged or partial directory) is moved aside to
-    checkpoints_unreadable/ with a warning and the previous complete one is used, so that
-    the run goes on and nothing is deleted.
+  def restore_latest(self, abstract_state: Any, abstract_acc: Any):
+    """Restores the newest intact step: (step, state, acc, data_state), or None if none.
+
+    Each step is checked from the cheap end: its `meta` item (JSON) must carry this
+    config's fingerprint, then the saved arrays' shapes and dtypes (Orbax's metadata) must
+    match the abstract target. A mismatch raises CheckpointError and touches nothing. Only
+    then are the arrays read and their checksums compared with those recorded at save
+    time; a step that fails here is damaged: it is moved aside to checkpoints_unreadable/
+    (only skipped when read-only) with a warning, and the previous step is tried.
     """
     for step in reversed(self.all_steps()):
       try:
-        restored = self._manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract_state),
-            acc=ocp.args.StandardRestore(abstract_acc),
-            data=ocp.args.JsonRestore(), meta=ocp.args.JsonRestore()))
-      except Exception as e:  # pylint: disable=broad-except  # any unreadable step: fall back
-        self._set_aside(step, e)
+        meta = self._manager.restore(step, args=ocp.args.Composite(
+            meta=ocp.args.JsonRestore())).meta
+        fingerprint = meta["fingerprint"]
+      except Exception as e:  # pylint: disable=broad-except  # unreadable JSON, missing item
+        self._set_aside(step, f"its meta item is unreadable ({_cause(e)})")
         continue
-      if restored.meta["fingerprint"] != self.fingerprint:
+      if fingerprint != self.fingerprint:
         raise CheckpointError(
             f"checkpoint step {step} in {self.directory} was written by a different config "
-            f"(fingerprint {restored.meta['fingerprint']} != {self.fingerprint}); "
-            "use a new --workdir")
+            f"(fingerprint {fingerprint} != {self.fingerprint}); nothing was changed; use the "
+            "config it was trained with (config.json) or a new --workdir")
+      try:
+        saved = self._manager.item_metadata(step)
+        saved_shapes = {name: checksums.shapes(saved[name]) for name in ("state", "acc")}
+        if not all(saved_shapes.values()):  # Orbax finds no array metadata: files are lost
+          raise ValueError("no array metadata")
+      except Exception as e:  # pylint: disable=broad-except
+        self._set_aside(step, f"its array metadata is unreadable ({_cause(e)})")
+        continue
+      for name, target in (("state", abstract_state), ("acc", abstract_acc)):
+        differing = checksums.differences(saved_shapes[name], checksums.shapes(target))
+        if differing:
+          raise CheckpointError(
+              f"checkpoint step {step} in {self.directory} holds a {name} of other shapes than "
+              f"this code builds: {differing}; nothing was changed; use the genjax version "
+              "that wrote it or a new --workdir")
+      try:
+        restored = self._manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_state),
+            acc=ocp.args.StandardRestore(abstract_acc), data=ocp.args.JsonRestore()))
+      except Exception as e:  # pylint: disable=broad-except  # undecodable chunks, lost files
+        self._set_aside(step, f"its arrays are unreadable ({_cause(e)})")
+        continue
+      bad = checksums.mismatch(meta.get("checksums"), restored)
+      if bad:
+        self._set_aside(step, f"{bad} read back other bytes than were saved (checksum mismatch)")
+        continue
       return step, restored.state, restored.acc, restored.data
     return None
 
-  def _set_aside(self, step: int, error: Exception) -> None:
+  def _set_aside(self, step: int, why: str) -> None:
+    if self.read_only:
+      print(f"genjax: warning: checkpoint step {step} is unreadable: {why}; skipped it and "
+            "using the previous step (genjax train will move it aside)", flush=True)
+      self._manager.reload()
+      return
     aside = os.path.join(os.path.dirname(self.directory), "checkpoints_unreadable")
     target = os.path.join(aside, str(step))
     if jax.process_index() == 0:
       os.makedirs(aside, exist_ok=True)
+      if os.path.exists(target):  # set aside once before under the same step number
+        target = f"{target}.{len(os.listdir(aside))}"
       shutil.move(os.path.join(self.directory, str(step)), target)
-    logging.warning("checkpoint step %d is unreadable (%s: %s); moved it to %s and falling "
-                    "back to the previous step", step, type(error).__name__,
-                    str(error).splitlines()[0][:200], target)
-    print(f"genjax: warning: checkpoint step {step} is unreadable; moved to {target}, "
+    logging.warning("checkpoint step %d is unreadable: %s; moved it to %s", step, why, target)
+    print(f"genjax: warning: checkpoint step {step} is unreadable: {why}; moved it to {target}, "
           "using the previous complete step", flush=True)
     if jax.process_count() > 1:  # no host may list the steps again before process 0 moved it
       multihost_utils.sync_global_devices(f"genjax_set_aside_{step}")
     self._manager.reload()
+
+
+# ======================================================================================
+# Messages
+# ======================================================================================
+
+_KNOWN_CAUSES = ("No space left on device", "Disk quota exceeded", "Permission denied",
+                 "Read-only file system", "No such file or directory")
+
+
+def _cause(error: BaseException) -> str:
+  """A short reason for an I/O error, without Orbax's nested context."""
+  text = str(error)
+  for phrase in _KNOWN_CAUSES:
+    if phrase in text:
+      return phrase.lower()
+  first = text.splitlines()[0] if text else ""
+  return f"{type(error).__name__}: {first[:160]}"
+
+
+# Set once a failed save has been raised as a CheckpointError: from then on the writes
+# still in flight in the library's threads fail too (the interpreter exiting), and each
+# would print a traceback of the same failure.
+_AFTER_FAILED_SAVE = [False]
+
+
+class _DropOrbaxErrors(py_logging.Filter):
+  """Orbax logs each failed background save several times with a traceback (and asyncio
+  the futures it left); the same failure reaches the user once, as the CheckpointError."""
+
+  def filter(self, record: py_logging.LogRecord) -> bool:
+    if record.levelno < py_logging.ERROR:
+      return True
+    if f"{os.sep}orbax{os.sep}" in record.pathname:
+      return False
+    return not (_AFTER_FAILED_SAVE[0] and record.name == "asyncio")
+
+
+_FILTER = _DropOrbaxErrors()
+
+
+def _unraisablehook(unraisable, _previous=sys.unraisablehook):
+  """Drops what tensorstore's threads report when a write finishes after Orbax closed the
+  event loop awaiting it (the other writes of a save that failed); passes on the rest."""
+  value = unraisable.exc_value
+  late = (isinstance(value, RuntimeError) and str(value) == "Event loop is closed"
+          and any(frame.name == "call_soon_threadsafe"
+                  for frame in traceback.extract_tb(unraisable.exc_traceback)))
+  if late or (_AFTER_FAILED_SAVE[0] and "sys.meta_path is None" in str(value)):
+    return
+  _previous(unraisable)
+
+
+def _quiet_orbax_errors() -> None:
+  for name in ("absl", "asyncio"):
+    logger = py_logging.getLogger(name)
+    if _FILTER not in logger.filters:
+      logger.addFilter(_FILTER)
+  if sys.unraisablehook is not _unraisablehook:  # tensorstore's threads report through it
+    _unraisablehook.__defaults__ = (sys.unraisablehook,)
+    sys.unraisablehook = _unraisablehook

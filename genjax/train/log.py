@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 
 import jax
@@ -14,7 +15,7 @@ class MetricsLog:
   """Appends one JSON object per logged step to metrics.jsonl and mirrors it to TensorBoard.
 
   Only process 0 writes. On resume, lines after the restored step are dropped first, so
-  a resumed run's log equals the uninterrupted run's.
+  a resumed run's log equals the uninterrupted run's; so is a line torn by a kill mid-write.
   """
 
   def __init__(self, workdir: str, resume_step: int | None = None):
@@ -24,10 +25,11 @@ class MetricsLog:
     if not self._writes:
       return
     if resume_step is not None and os.path.exists(self.path):
-      with open(self.path) as f:
-        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
-      with open(self.path, "w") as f:
+      kept = [line for line, record in decoded_lines(self.path) if record["step"] <= resume_step]
+      tmp = self.path + ".tmp"
+      with open(tmp, "w") as f:
         f.writelines(kept)
+      os.replace(tmp, self.path)
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
     self._tb = SummaryWriter(os.path.join(workdir, "events"))
 
@@ -45,6 +47,34 @@ class MetricsLog:
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()
+
+
+def read_metrics(path: str) -> list[dict]:
+  """The records of a metrics.jsonl (none if it is missing), torn lines dropped with a warning."""
+  return [record for _, record in decoded_lines(path)] if os.path.isfile(path) else []
+
+
+def decoded_lines(path: str) -> list[tuple[str, dict]]:
+  """(line, record) of each line of a metrics.jsonl that decodes to a record with a step.
+
+  A line that does not (the last one, torn by a run killed mid-write) is dropped with a
+  warning on stderr: the others still count, and a resume rewrites the log without it.
+  """
+  out = []
+  with open(path, errors="replace") as f:
+    for number, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+          raise ValueError("not a record with a step")
+      except ValueError:
+        print(f"genjax: warning: {path} line {number} is torn or not a record ({line[:40]!r}); "
+              "skipped it", file=sys.stderr, flush=True)
+        continue
+      out.append((line if line.endswith("\n") else line + "\n", record))
+  return out
 
 
 def _jsonable(value):

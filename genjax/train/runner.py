@@ -21,9 +21,9 @@ import numpy as np
 from genjax import config as gconfig
 from genjax import evals as gevals
 from genjax.data import pipeline, resample
-from genjax.errors import CheckpointError, TrainingDiverged
+from genjax.errors import CheckpointError, ConfigError, TrainingDiverged
 from genjax.evals.context import EvalContext
-from genjax.train import figures, population
+from genjax.train import figures, lock, population
 from genjax.train.checkpoint import Checkpointer
 from genjax.train.log import MetricsLog, Progress
 from genjax.train.session import TRAIN_STREAM, Session, open_session
@@ -196,16 +196,42 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
     (final states, errors): per member, the state (None if it failed) and the error.
   """
   population.check_compatible(configs)
+  eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
+  check_eval_sizes(configs[0], eval_names)
   lead = open_session(configs[0], workdirs[0])
   sessions = [lead] + [lead.for_member(c, w) for c, w in zip(configs[1:], workdirs[1:])]
   resampler = resample.from_config(configs[0], lead.family, lead.train, lead.mesh)
+  with lock.hold(workdirs):  # before anything in them is read or written
+    return _train_sessions(sessions, resampler, eval_names, mode)
+
+
+def check_eval_sizes(config: ml_collections.ConfigDict, eval_names: dict) -> None:
+  """Evaluations run whole batches of data.eval_batch_size: an evaluator asking for fewer
+  examples would fail at the first evaluation, after the training before it; refuse now."""
+  if not config.train.eval_every:
+    return
+  batch = config.data.eval_batch_size
+  for name, cfg in eval_names.items():
+    num = cfg.get("num_examples")
+    if num is not None and int(num) < batch:
+      raise ConfigError(
+          f"config.evals.{name}.num_examples={num} is below data.eval_batch_size={batch} "
+          f"(evaluations run whole batches); raise config.evals.{name}.num_examples to at "
+          f"least {batch} or lower config.data.eval_batch_size")
+
+
+def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: str):
+  """train_members for opened sessions, their run directories locked."""
+  configs = [s.config for s in sessions]
+  workdirs = [s.workdir for s in sessions]
+  lead = sessions[0]
   for session in sessions:
     prepare_workdir(session.config, session.workdir, session)
   starts = [_latest_step(s) for s in sessions]
   if len(set(starts)) > 1:  # e.g. killed between two members' saves: step the groups apart
     return _train_by_start_step(configs, workdirs, mode, starts)
-  eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
   members, packed_members, step = _open_members(sessions, share_streams=resampler is None)
+  lock.record(workdirs)  # accepted: name this process to a second trainer
   t = configs[0].train
   multistep = make_multistep(lead.family.train_step)
   chooser = population.Chooser(
@@ -225,6 +251,8 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
         step += t.steps_per_call
         final = step >= t.num_steps
         if step % t.log_every == 0 or final:
+          for m in members:  # a background save that failed (a full disk) stops the run now
+            m.checkpointer.check()
           _log(members, chooser.stepper.host_accs(packed), step, progress)
           if step % t.log_every == 0:  # an off-grid final log keeps its window for a resume
             packed = chooser.stepper.map_accs(packed, reset_window)
@@ -242,18 +270,31 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
           m.checkpointer.wait()
         print(f"genjax: stopped by signal at step {step}; checkpoint saved, rerun the same "
               "command to resume", flush=True)
-  finally:
-    for m in members:
-      m.checkpointer.close()
-      m.log.close()
-    for stream in _streams(members):
-      stream.close()
+  except BaseException:
+    _close(members, raise_errors=False)  # the error in flight is the one to report
+    raise
+  _close(members, raise_errors=True)
   if len(members) > 1:
     for m in members:
       population.write_decision(m.workdir, chooser.decision, len(members))
   final_states = [s for s, _ in chooser.stepper.unpack(packed)]
   return ([None if m.error else s for m, s in zip(members, final_states)],
           [m.error for m in members])
+
+
+def _close(members: list[_Member], raise_errors: bool) -> None:
+  """Waits for the members' saves and closes their files; a failed save raises (once)."""
+  errors = []
+  for m in members:
+    try:
+      m.checkpointer.close()
+    except CheckpointError as e:
+      errors.append(e)
+    m.log.close()
+  for stream in _streams(members):
+    stream.close()
+  if errors and raise_errors:
+    raise errors[0]
 
 
 def _latest_step(session: Session) -> int:
@@ -292,7 +333,12 @@ def _open_members(sessions: list[Session], share_streams: bool = True):
     checkpointer = session.checkpointer()
     key = (config.seed, config.data.to_json(sort_keys=True)) if share_streams else id(session)
     batches = streams.get(key)
-    restored = session.restore(checkpointer)
+    try:
+      restored = session.restore(checkpointer)
+    except BaseException:  # a refused restore (another config): close what is open, move nothing
+      for opened in [checkpointer] + [m.checkpointer for m in members]:
+        opened.close()
+      raise
     if batches is None:
       batches = pipeline.TrainBatches(session.train, config.data.batch_size, config.seed,
                                       jax.process_index(), jax.process_count())
@@ -361,15 +407,11 @@ def _resample(members, unpacked, step: int, resampler: resample.Resampler) -> No
 
 
 def _at_interval(members, unpacked, step, eval_names, evals_due, figures_due, save_due) -> None:
+  """Saves, then evaluates and draws: the save is on disk before an evaluator or a figure
+  runs, so one that fails (a bad setting, memory) costs no training."""
   for m, (state, acc) in zip(members, unpacked):
     if m.error is not None:
       continue
-    m.ctx.state, m.ctx.step = state, step
-    if evals_due:
-      for name, numbers in gevals.run_evals(m.ctx, eval_names).items():
-        m.log.write(step, f"eval/{name}", numbers)
-    if figures_due:
-      figures.write_figures(m.ctx)
     if save_due:
       _, bad_step, bad_metric = read_accumulator(jax.device_get(acc))
       _check_diverged(m, bad_step, bad_metric, announce=len(members) > 1)
@@ -379,6 +421,14 @@ def _at_interval(members, unpacked, step, eval_names, evals_due, figures_due, sa
         continue
       m.checkpointer.save(step, state, acc, m.batches.get_state())
       m.last_saved = step
+      if evals_due or figures_due:
+        m.checkpointer.wait()
+    m.ctx.state, m.ctx.step = state, step
+    if evals_due:
+      for name, numbers in gevals.run_evals(m.ctx, eval_names).items():
+        m.log.write(step, f"eval/{name}", numbers)
+    if figures_due:
+      figures.write_figures(m.ctx)
 
 
 def _check_diverged(member: _Member, bad_step: int, bad_metric: str, announce: bool) -> None:

@@ -135,7 +135,8 @@ def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, 
     else:
       gconfig.apply_overrides(config, {key: value})
   session = open_session(config, workdir)
-  checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint)
+  # Read-only: a `train` may be running in this directory; only it moves or deletes steps.
+  checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint, read_only=True)
   try:
     restored = session.restore(checkpointer)
   finally:
