@@ -42,7 +42,11 @@ def hold(workdirs: list[str]) -> Iterator[None]:
       _acquire(workdir)
       taken.append(workdir)
     yield
-  finally:
+  except BaseException:
+    for workdir in reversed(taken):  # a refused start leaves no trace of its lock
+      _release(workdir, undo_unrecorded=True)
+    raise
+  else:
     for workdir in reversed(taken):
       _release(workdir)
 
@@ -61,15 +65,17 @@ def _acquire(workdir: str) -> None:
   if path in _HELD:
     _HELD[path][1] += 1
     return
-  refusal, fd = None, None
+  refusal, fd, created = None, None, []
   if jax.process_index() == 0:
+    created = [p for p in (os.path.dirname(path), path) if not os.path.exists(p)]
     try:
       os.makedirs(os.path.dirname(path), exist_ok=True)
       fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:  # a file named like the directory, a read-only filesystem
-      why = ("it is a file, not a directory" if os.path.isfile(workdir)
-             else f"creating {path} failed ({e.strerror})")
-      refusal = f"cannot use --workdir {workdir}: {why}; pass a writable directory"
+      refusal = (f"--workdir={workdir} is an existing file, not a directory; pass a directory"
+                 if os.path.isfile(workdir) else
+                 f"cannot use --workdir {workdir}: creating {path} failed ({e.strerror}); "
+                 "pass a writable directory")
     else:
       try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -83,7 +89,9 @@ def _acquire(workdir: str) -> None:
       refusal = f"{workdir} is in use by another genjax train (see process 0's message)"
   if refusal is not None:
     raise CheckpointError(refusal)
-  _HELD[path] = [fd, 1]
+  # [fd, holds, paths this call created, recorded]: a start refused before `record` removes
+  # what it created, so a failed start leaves the directory as it found it.
+  _HELD[path] = [fd, 1, created, False]
 
 
 def record(workdirs: list[str]) -> None:
@@ -92,12 +100,14 @@ def record(workdirs: list[str]) -> None:
                      "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
   for workdir in workdirs:
     entry = _HELD.get(os.path.abspath(os.path.join(workdir, LOCK_NAME)))
+    if entry is not None:
+      entry[3] = True
     if entry is not None and entry[0] is not None:
       os.ftruncate(entry[0], 0)
       os.pwrite(entry[0], text, 0)
 
 
-def _release(workdir: str) -> None:
+def _release(workdir: str, undo_unrecorded: bool = False) -> None:
   path = os.path.abspath(os.path.join(workdir, LOCK_NAME))
   entry = _HELD.get(path)
   if entry is None:
@@ -105,9 +115,14 @@ def _release(workdir: str) -> None:
   entry[1] -= 1
   if entry[1] == 0:
     del _HELD[path]
-    if entry[0] is not None:  # the file stays (its last holder is harmless); the lock goes
-      fcntl.flock(entry[0], fcntl.LOCK_UN)
-      os.close(entry[0])
+    fd, _, created, recorded = entry
+    if undo_unrecorded and not recorded:  # removed while still locked: no one else took it
+      for created_path in reversed(created):
+        with contextlib.suppress(OSError):
+          (os.rmdir if os.path.isdir(created_path) else os.remove)(created_path)
+    if fd is not None:  # otherwise the file stays (its last holder is harmless); the lock goes
+      fcntl.flock(fd, fcntl.LOCK_UN)
+      os.close(fd)
 
 
 def _refusal(workdir: str) -> str:
