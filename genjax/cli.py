@@ -92,6 +92,8 @@ def cmd_eval(overrides: dict[str, str]) -> None:
   from genjax import evals as gevals  # pylint: disable=g-import-not-at-top
   workdir = _require_flag("workdir")
   saved = gconfig.read_saved(workdir)  # a bad config.json is refused before jax starts
+  from genjax.train import session  # pylint: disable=g-import-not-at-top
+  session.apply_use_overrides(saved, overrides)  # --config.evals.NAME.type=T declares NAME
   if FLAGS.evals is not None:
     names = [n.strip() for n in FLAGS.evals.split(",") if n.strip()]
     if not names:
@@ -103,7 +105,6 @@ def cmd_eval(overrides: dict[str, str]) -> None:
       raise GenjaxError(f"the run in {workdir} configures no evaluators (config.evals is "
                         "empty); name some with --evals=NAME[,NAME...]")
   gevals.resolve(names, saved.evals)  # an unknown name is refused before loading the model
-  from genjax.train import session  # pylint: disable=g-import-not-at-top
   run, ctx = session.load_trained(workdir, overrides=overrides)
 
   def show(name, numbers):

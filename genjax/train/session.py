@@ -115,6 +115,19 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
 _SAMPLING_KEYS = ("model.sampler", "model.sample_steps", "model.eta")
 
 
+def apply_use_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]) -> None:
+  """Sets what a use of a trained run may change (evaluator options, the sampling keys) on
+  config in place; refuses any other key, which would describe another model."""
+  for key, value in overrides.items():
+    if not (key.startswith("evals.") or key in _SAMPLING_KEYS):
+      raise ConfigError(f"config.{key} cannot change after training; only config.evals.* (and "
+                        "the sampling flags) may be set for a trained run")
+    if key.startswith("evals."):
+      gconfig.set_eval_option(config, key, value)
+    else:
+      gconfig.apply_overrides(config, {key: value})
+
+
 def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, EvalContext]:
   """The session and an evaluation context for the latest checkpoint of a run directory.
 
@@ -126,14 +139,7 @@ def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, 
   """
   config = gconfig.read_saved(workdir)
   fingerprint = gconfig.fingerprint(config)
-  for key, value in (overrides or {}).items():
-    if not (key.startswith("evals.") or key in _SAMPLING_KEYS):
-      raise ConfigError(f"config.{key} cannot change after training; only config.evals.* (and "
-                        "the sampling flags) may be set for a trained run")
-    if key.startswith("evals."):
-      gconfig.set_eval_option(config, key, value)
-    else:
-      gconfig.apply_overrides(config, {key: value})
+  apply_use_overrides(config, overrides or {})
   session = open_session(config, workdir)
   # Read-only: a `train` may be running in this directory; only it moves or deletes steps.
   checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint, read_only=True)

@@ -78,7 +78,9 @@ def gan_ctx(tmp_path_factory):
 
 
 def test_traversal_of_a_family_without_encoder_is_refused_in_one_line(gan_ctx):
-  with pytest.raises(CapabilityError, match=r"'traversal' needs \['encode', 'decode'\]") as err:
+  with pytest.raises(CapabilityError,
+                     match=r"has no encoder; sweep around a prior draw with "
+                     r"--config.evals.traversal.around=prior") as err:
     traversal.run(gan_ctx, ml_collections.ConfigDict())
   assert "\n" not in str(err.value)
 
