@@ -15,6 +15,10 @@ from genjax import config as gconfig
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# The compilation cache this process created (None where it was inherited).
+_OWNED_CACHE_DIR = None
+
+
 def pytest_configure(config):
   """One persistent compilation cache for the whole test run, in-process and in every
   subprocess (the CLI and multi-process tests inherit the environment): most tests compile
@@ -22,9 +26,10 @@ def pytest_configure(config):
   fresh directory per run, so a CI run on a clean clone behaves like any other. An
   executable read from the cache is the one the compiler would have built: no number moves."""
   del config
+  global _OWNED_CACHE_DIR
   if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="genjax_test_jax_cache_")
-    os.environ["GENJAX_TEST_OWNS_JAX_CACHE"] = "1"
+    _OWNED_CACHE_DIR = tempfile.mkdtemp(prefix="genjax_test_jax_cache_")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWNED_CACHE_DIR
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
   if "jax" in sys.modules:  # imported before this hook: its flags already read the environment
@@ -35,9 +40,12 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
+  """Only the process that made the cache removes it: pytest-xdist's workers inherit the
+  directory from the controller and share it, and it must outlive every one of them."""
   del config
-  if os.environ.pop("GENJAX_TEST_OWNS_JAX_CACHE", None):
-    shutil.rmtree(os.environ.pop("JAX_COMPILATION_CACHE_DIR"), ignore_errors=True)
+  if _OWNED_CACHE_DIR is not None:
+    os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+    shutil.rmtree(_OWNED_CACHE_DIR, ignore_errors=True)
 
 
 def load(spec: str, **overrides):

@@ -18,6 +18,9 @@ import pytest
 from tests.cli.test_bad_input import _assert_one_line_error
 from tests.conftest import ROOT, run_cli
 
+# Its module fixtures train runs: pytest-xdist keeps the module on one worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_bad_input_more")
+
 SMOKE = "--config=configs/vae.py:smoke"
 TINY = ["--config.train.num_steps=2", "--config.train.log_every=1",
         "--config.train.checkpoint_every=2", "--config.train.eval_every=2",

@@ -16,6 +16,9 @@ from genjax.evals.latents import linear_interpolation, traversal_codes
 from genjax.train import runner, session
 from tests.conftest import load
 
+# Its module fixtures train runs: pytest-xdist keeps the module on one worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_latent_evals")
+
 
 def test_traversal_codes_set_exactly_one_dim_to_each_value():
   z_D = np.array([0.3, -1.2, 2.5], np.float32)

@@ -14,6 +14,9 @@ from genjax.evals import report
 from genjax.train import runner, session
 from tests.conftest import load, run_cli
 
+# Its module fixtures train runs: pytest-xdist keeps the module on one worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_report")
+
 # Small settings: each evaluator costs a compile and a few batches of the 16x16 smoke VAE.
 EVALS = {
     "likelihood": dict(type="likelihood", k=16, num_examples=64),

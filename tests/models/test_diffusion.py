@@ -20,6 +20,9 @@ from genjax.models.diffusion_schedule import Schedule
 from genjax.train import runner
 from tests.conftest import load, read_metrics
 
+# Its module fixtures train runs: pytest-xdist keeps the module on one worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_diffusion")
+
 
 def _family(spec="diffusion.py:smoke", **kw):
   config = load(spec, **kw)

@@ -17,6 +17,9 @@ import pytest
 
 from tests.conftest import ROOT, load, run_cli
 
+# Its module fixtures train runs: pytest-xdist keeps the module on one worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_checkpoint_safety")
+
 TRAIN = ["train", "--config=configs/vae.py:smoke", "--config.train.log_every=5",
          "--config.train.checkpoint_every=10", "--config.train.eval_every=0",
          "--config.train.figure_every=0"]

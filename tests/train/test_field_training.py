@@ -12,6 +12,9 @@ from genjax.data import file_testing as ft
 from genjax.train import runner, session
 from tests.conftest import load, read_metrics
 
+# Its module fixtures train runs: pytest-xdist keeps the module on one worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_field_training")
+
 TINY = dict(data__batch_size=8, data__eval_batch_size=8, data__num_eval=16, data__num_test=16,
             train__log_every=2, train__checkpoint_every=2, train__eval_every=2,
             train__figure_every=0)
