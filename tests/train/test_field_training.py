@@ -66,3 +66,36 @@ def test_a_train_step_runs_on_3_channel_64x64_images(tmp_path, rgb64, spec, over
   state, metrics = jax.jit(s.family.train_step)(state, batch, jax.random.key(1, impl="rbg"), s.hp)
   assert int(state.step) == 1
   assert all(np.isfinite(np.asarray(v)).all() for v in metrics.values()), metrics
+
+
+@pytest.mark.parametrize("name,sizes", [("dsprites", (1, 3, 2, 4, 4, 4)), ("shapes3d", (2,) * 6)])
+def test_disentanglement_reports_every_metric_on_dsprites_and_3d_shapes_files(tmp_path, name,
+                                                                             sizes):
+  """`genjax eval --evals=disentanglement` on a run trained from each file format: every
+  metric of the protocol, one MIG gap per factor the file declares, in its range."""
+  from genjax import evals as gevals  # pylint: disable=g-import-not-at-top
+  if name == "dsprites":
+    path = str(tmp_path / "dsprites.npz")
+    ft.write_dsprites(path, sizes, side=16)
+    factors = 5  # colour, of size 1, is dropped
+  else:
+    path = str(tmp_path / "3dshapes.h5")
+    ft.write_shapes3d(path, sizes, side=16)
+    factors = 6
+  config = load("vae.py:smoke", data__name=name, data__path=path, data__cache_dir=str(tmp_path),
+                train__num_steps=2, **TINY)
+  workdir = str(tmp_path / "run")
+  runner.train_and_evaluate(config, workdir)
+  run, ctx = session.load_trained(workdir, overrides={
+      "evals.disentanglement.type": "disentanglement",
+      "evals.disentanglement.protocol": "tiny"})
+  out = gevals.run_evals(ctx, gevals.resolve(["disentanglement"], run.config.evals))
+  metrics = out["disentanglement"]
+  assert metrics["protocol"] == "tiny"
+  assert sorted(k for k in metrics if k.startswith("mig_")) == [f"mig_{k}" for k in range(factors)]
+  for key in ("mig", "betavae_score", "factorvae_score", "dci_disentanglement",
+              "dci_completeness", "dci_informativeness", "sap", "modularity", "explicitness",
+              "gaussian_wasserstein_correlation_norm"):
+    assert 0 <= metrics[key] <= 1, (key, metrics[key])
+  # Mutual information (nats) and total correlation are >= 0, not bounded by 1.
+  assert metrics["mutual_info_score"] >= 0 and metrics["gaussian_total_correlation"] >= 0
