@@ -213,11 +213,12 @@ def test_a_full_disk_stops_the_run_in_one_line_with_earlier_checkpoints_intact(t
     while not (checkpoints / "10").is_dir() and time.time() < deadline and proc.poll() is None:
       time.sleep(0.05)
     if mounted:
-      with open(checkpoints / "filler", "wb") as f:
+      # Unbuffered: every write reaches the filesystem or raises, and closing flushes nothing
+      # (a buffered file would raise ENOSPC again when it is closed).
+      with open(checkpoints / "filler", "wb", buffering=0) as f:
         try:
           while True:
             f.write(b"\0" * (1 << 16))
-            f.flush()
         except OSError:
           pass
     else:
