@@ -124,12 +124,3 @@ def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 def smoke():
   """configs/vae.py:smoke, optionally overridden: smoke(train__num_steps=10)."""
   return lambda spec="vae.py:smoke", **kw: load(spec, **kw)
-
-
-def pytest_collection_modifyitems(session, config, items):
-  """tests/train/ first: it holds the longest tests (multi-process, populations, every
-  config), and on two pytest-xdist workers long tests started last leave one worker idle at
-  the end. The order is otherwise kept (a stable sort), and the same on every worker."""
-  del session, config
-  train = os.path.join(ROOT, "tests", "train") + os.sep
-  items.sort(key=lambda item: not str(item.fspath).startswith(train))
