@@ -132,11 +132,6 @@ def eval_batches(source: Source, batch_size: int, num: int,
   if batch_size % process_count:
     raise ConfigError(
         f"data.eval_batch_size={batch_size} must be divisible by the {process_count} processes")
-  if num < min(batch_size, len(source)):
-    raise ConfigError(
-        f"an evaluation asks for {num} held-out examples (its num_examples, or "
-        f"data.num_eval), fewer than one batch of data.eval_batch_size={batch_size}; raise "
-        f"it to at least {batch_size} or lower data.eval_batch_size")
   num = min(num, len(source)) // batch_size * batch_size
   if num == 0:
     raise ConfigError(

@@ -21,7 +21,7 @@ import numpy as np
 from genjax import config as gconfig
 from genjax import evals as gevals
 from genjax.data import pipeline, resample
-from genjax.errors import CheckpointError, ConfigError, TrainingDiverged
+from genjax.errors import CheckpointError, TrainingDiverged
 from genjax.evals.context import EvalContext
 from genjax.train import figures, lock, population
 from genjax.train.checkpoint import Checkpointer
@@ -197,27 +197,11 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
   """
   population.check_compatible(configs)
   eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
-  check_eval_sizes(configs[0], eval_names)
   lead = open_session(configs[0], workdirs[0])
   sessions = [lead] + [lead.for_member(c, w) for c, w in zip(configs[1:], workdirs[1:])]
   resampler = resample.from_config(configs[0], lead.family, lead.train, lead.mesh)
   with lock.hold(workdirs):  # before anything in them is read or written
     return _train_sessions(sessions, resampler, eval_names, mode)
-
-
-def check_eval_sizes(config: ml_collections.ConfigDict, eval_names: dict) -> None:
-  """Evaluations run whole batches of data.eval_batch_size: an evaluator asking for fewer
-  examples would fail at the first evaluation, after the training before it; refuse now."""
-  if not config.train.eval_every:
-    return
-  batch = config.data.eval_batch_size
-  for name, cfg in eval_names.items():
-    num = cfg.get("num_examples")
-    if num is not None and int(num) < batch:
-      raise ConfigError(
-          f"config.evals.{name}.num_examples={num} is below data.eval_batch_size={batch} "
-          f"(evaluations run whole batches); raise config.evals.{name}.num_examples to at "
-          f"least {batch} or lower config.data.eval_batch_size")
 
 
 def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: str):
