@@ -42,7 +42,7 @@ import jax  # noqa: E402  (backends are chosen in main, before first use)
 import jax.numpy as jnp  # noqa: E402
 
 from genjax import config as gconfig  # noqa: E402
-from genjax.data.base import DatasetInfo  # noqa: E402
+from genjax.core.dataset import DatasetInfo  # noqa: E402
 from genjax.models import build_family  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # the shared timing protocol

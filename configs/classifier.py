@@ -3,15 +3,16 @@
   genjax train --config=configs/classifier.py:digits --workdir=runs/clf
 
 Variants: digits (8x8, MLP), digits16 (upscaled to 16x16, conv; the resolution of the GAN
-digit configs), smoke. The evaluators build the same configs through
-genjax.evals.judge.classifier_config and cache the trained classifier.
+digit configs), smoke. A sample-quality evaluator takes such a run as its judge
+(--config.evals.NAME.judge=runs/clf); without one, genjax train and eval train the same
+config (genjax.models.classifier.digits_config) once into a cache.
 """
 from genjax import config as gconfig
-from genjax.evals.judge import classifier_config
+from genjax.models.classifier import digits_config
 
 
 def smoke():
-  c = classifier_config(1)
+  c = digits_config(1)
   c.train.num_steps = 40
   c.train.log_every = 20
   c.train.checkpoint_every = 40
@@ -21,5 +22,5 @@ def smoke():
 
 def get_config(arg=None):
   return gconfig.pick_variant(
-      arg, dict(digits=lambda: classifier_config(1), digits16=lambda: classifier_config(2),
+      arg, dict(digits=lambda: digits_config(1), digits16=lambda: digits_config(2),
                 smoke=smoke), default="digits")

@@ -111,7 +111,10 @@ def cmd_eval(overrides: dict[str, str]) -> None:
     shown = ", ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
                       for k, v in numbers.items())
     print(f"{name} (step {ctx.step}): {shown}", flush=True)
-  gevals.run_evals(ctx, gevals.resolve(names, run.config.evals), on_result=show)
+  from genjax.train import judge, runner  # pylint: disable=g-import-not-at-top
+  evals = judge.supply(gevals.resolve(names, run.config.evals), run.config.data.name,
+                       int(ctx.info.x_shape[0]), runner.train_and_evaluate)
+  gevals.run_evals(ctx, evals, on_result=show)
 
 
 _SAMPLING_FLAGS = ("sampler", "steps", "eta")
@@ -135,14 +138,15 @@ def cmd_sample(overrides: dict[str, str]) -> None:
   sampling = {f"model.{k}": str(v) for k, v in (
       ("sampler", FLAGS.sampler), ("sample_steps", FLAGS.steps), ("eta", FLAGS.eta))
               if v is not None}
+  from genjax.core import family as contract  # pylint: disable=g-import-not-at-top
   run, ctx = session.load_trained(workdir, overrides=sampling)
-  if not hasattr(ctx.family, "sample"):
+  if not contract.has(ctx.family, contract.Sampler):
     raise GenjaxError(f"model family '{family}' has no sampler: `genjax sample` draws from "
                       "generative models (vae, autoencoder, gan, diffusion); evaluate this "
                       "run with genjax eval")
   cond = None
   if FLAGS.label >= 0:
-    classes = int(getattr(ctx.family, "num_classes", 0) or 0)
+    classes = contract.num_classes(ctx.family)
     if not classes:
       raise GenjaxError(f"--label needs a label-conditional model; this '{family}' was trained "
                         "without labels (model.conditional is off): drop --label")
@@ -184,8 +188,9 @@ def cmd_translate(overrides: dict[str, str]) -> None:
   family = gconfig.read_saved(workdir).model.family
   from genjax.evals import translation  # pylint: disable=g-import-not-at-top
   from genjax.train import session  # pylint: disable=g-import-not-at-top
+  from genjax.core import family as contract  # pylint: disable=g-import-not-at-top
   _, ctx = session.load_trained(workdir)
-  if not hasattr(ctx.family, "translate"):
+  if not contract.has(ctx.family, contract.Translator):
     raise GenjaxError(f"model family '{family}' does not translate images; `genjax translate` "
                       "needs a pix2pix or cyclegan run")
   want = tuple(ctx.info.x_shape if FLAGS.direction == "AtoB" else ctx.info.y_shape)

@@ -25,7 +25,7 @@ SECTIONS = ("seed", "data", "model", "hparams", "optim", "train", "evals")
 # that set them (so adding one here changes no other config's fingerprint or checkpoints);
 # `--config.KEY=v` adds one to a config without it. Read them with `optional(config, KEY)`.
 OPTIONAL = {
-    "data.resample": "none",  # 'latent_density' or 'latent_knn': debias (data/resample.py)
+    "data.resample": "none",  # 'latent_density' or 'latent_knn': debias (train/resample.py)
     "data.resample_every": 500,  # steps between two re-estimates of the sampling weights
     "data.resample_alpha": 1.0,  # smoothing added to each density (latent_knn: x the median)
     "data.resample_bins": 10,  # histogram bins per latent dimension

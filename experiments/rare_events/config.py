@@ -6,7 +6,7 @@
 configs/vae.py:digits (MLP VAE, 8 latent dims, beta 1) with data.rare_class (default 8)
 kept at data.rare_fraction = 2 % of its training examples (3 of 150; the test split is
 untouched), and data.resample = 'none' (the baseline), 'latent_density' (Amini et al.
-2019's debiasing) or 'latent_knn' (its joint kNN-density variant; genjax/data/resample.py).
+2019's debiasing) or 'latent_knn' (its joint kNN-density variant; genjax/train/resample.py).
 Every member is evaluated once, at its last step, on the whole held-out split (297 digits,
 about 30 per class): elbo, recon and per_class (error and -ELBO per class, the rare class
 against the common ones, and each class's outlier AUROC: how much the model's -ELBO singles

@@ -15,7 +15,7 @@ largest, standardised, alpha 0, weights capped at 10x and 100x the median).
 `oracle`: trains the study's config with the resampling hook's weights replaced by
 class-balanced ones (each class 1/10 of the draws; labels are not available to the method):
 an upper bound on what any reweighting of the same data can do. A diagnostic only (it
-patches genjax.data.resample.Resampler.update in this process), not a genjax feature.
+patches genjax.train.resample.Resampler.update in this process), not a genjax feature.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import jax
 import numpy as np
 
 from genjax import config as gconfig
-from genjax.data import resample
+from genjax.train import resample
 
 _CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
 

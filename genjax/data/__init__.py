@@ -8,11 +8,12 @@ shapes3d, smallnorb, celeb_a) map their label features to factors.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 
 from genjax.data import digits, dsprites, folder, mpi3d, rare, shapes3d, sprites, stacked_digits
 from genjax.data import tfds_factors, tfds_source, toy2d, translation
-from genjax.data.base import ArraySource, DatasetInfo, Source
+from genjax.data.base import ArraySource, Source
 from genjax.errors import DataError
 
 DATASETS = {
@@ -28,7 +29,7 @@ DATASETS = {
     "folder": folder.load,
 }
 
-__all__ = ["ArraySource", "DATASETS", "DatasetInfo", "Source", "load"]
+__all__ = ["ArraySource", "DATASETS", "Source", "load"]
 
 
 def load(data_cfg, split: str) -> Source:
@@ -39,16 +40,21 @@ def load(data_cfg, split: str) -> Source:
     split: 'train' or 'test'.
 
   Returns:
-    A Source whose records hold `x` (and `label`, `factors`, `factor_values` where known).
+    A Source whose records hold `x` (and `label`, `factors`, `factor_values` where known),
+    its `info.num_examples` the split's size.
   """
   name = str(data_cfg.name)
   if name.startswith(tfds_source.PREFIX):
     if name[len(tfds_source.PREFIX):] in tfds_factors.SPECS:
-      return rare.apply(data_cfg, split, tfds_factors.load(data_cfg, split))
-    return rare.apply(data_cfg, split, tfds_source.load(data_cfg, split))
-  if name not in DATASETS:
+      loader = tfds_factors.load
+    else:
+      loader = tfds_source.load
+  elif name in DATASETS:
+    loader = DATASETS[name]
+  else:
     close = difflib.get_close_matches(name, DATASETS, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     raise DataError(f"unknown dataset data.name='{name}'; {hint}known: "
                     f"{', '.join(DATASETS)}, or 'tfds:NAME' for a prepared TFDS dataset")
-  return rare.apply(data_cfg, split, DATASETS[name](data_cfg, split))
+  source = rare.apply(data_cfg, split, loader(data_cfg, split))
+  return dataclasses.replace(source, info=dataclasses.replace(source.info, num_examples=len(source)))

@@ -11,7 +11,8 @@ import functools
 
 import numpy as np
 
-from genjax.data.base import ArraySource, DatasetInfo
+from genjax.core.dataset import DatasetInfo
+from genjax.data.base import ArraySource
 from genjax.errors import DataError
 
 NUM_TEST = 297

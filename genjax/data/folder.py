@@ -18,8 +18,8 @@ import os
 import numpy as np
 
 from genjax import config as gconfig
+from genjax.core.dataset import DatasetInfo
 from genjax.data import records, resize
-from genjax.data.base import DatasetInfo
 from genjax.errors import DataError
 
 NAME = "folder"

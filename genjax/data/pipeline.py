@@ -7,7 +7,7 @@ batches while the device trains. `get_state()` is exact: a restored iterator yie
 the uninterrupted one would have.
 
 `draw_with(probs, epoch)` switches the iterator to drawing each global batch with
-replacement from given per-example probabilities (data/resample.py computes them): batch j
+replacement from given per-example probabilities (train/resample.py computes them): batch j
 comes from a generator seeded by (seed, epoch, j), and the probabilities travel in the
 iterator state, so that state still restores exactly.
 """

@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
 from genjax.errors import DataError
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
+from genjax.core.dataset import DatasetInfo
 from genjax.data import digits
-from genjax.data.base import ArraySource, DatasetInfo
+from genjax.data.base import ArraySource
 
 DEFAULT_SIZE = {"train": 60_000, "test": 10_000}
 _SEED = {"train": 10, "test": 11}

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from genjax.core.dataset import DatasetInfo
 from genjax.data import grid, records, tfds_source
-from genjax.data.base import DatasetInfo
 from genjax.data.resize import resize_batch
 from genjax.errors import DataError
 

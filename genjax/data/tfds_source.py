@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
 from genjax.errors import DataError
 
 PREFIX = "tfds:"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from genjax.data.base import ArraySource, DatasetInfo
+from genjax.core.dataset import DatasetInfo
+from genjax.data.base import ArraySource
 from genjax.errors import DataError
 
 TOYS = ("ring8", "grid25", "moons", "swissroll")

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
 from genjax.errors import DataError
 
 DEFAULT_NUM_TRAIN = 50_000

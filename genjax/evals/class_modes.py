@@ -1,8 +1,8 @@
 """The `class_modes` evaluator: which classes a generator covers, judged by a classifier.
 
-Draws `num_samples` samples (10,000), labels each with the cached genjax digits classifier
-(`judge.py`; its held-out accuracy is reported as `judge_accuracy`), and reports the
-classes covered (of 10 for digits; of 1,000 for stacked digits, each colour channel judged
+Draws `num_samples` samples (10,000), labels each with the genjax digits classifier
+(`judge.py`: the run directory cfg.judge, else a cached one; its held-out accuracy is
+reported as `judge_accuracy`), and reports the classes covered (of 10 for digits; of 1,000 for stacked digits, each colour channel judged
 on its own, as in the stacked-MNIST protocol of VEEGAN/PacGAN), and KL(histogram ||
 uniform). For a conditional model, samples request classes in turn and `cond_accuracy`
 is the share judged to show the requested class.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from genjax.core import family as contract
 from genjax.errors import ConfigError
 from genjax.evals import judge
 from genjax.evals.context import EvalContext
@@ -28,12 +29,12 @@ def histogram_stats(classes_N: np.ndarray, num_classes: int) -> dict[str, float]
 
 
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
-  ctx.require("sample", evaluator="class_modes")
-  if ctx.config.data.name not in ("digits", "stacked_digits"):
+  ctx.require(contract.Sampler, evaluator="class_modes")
+  if ctx.config.data.name not in judge.DIGITS_LIKE:
     raise ConfigError("evaluator 'class_modes' judges digits or stacked_digits samples; "
                       f"data.name is '{ctx.config.data.name}'")
   num = int(cfg.get("num_samples", 10_000))
-  conditional = getattr(ctx.family, "num_classes", 0) > 0
+  conditional = contract.num_classes(ctx.family) > 0
   sample = ctx.jit("sample", static_argnums=(2,))
   rng = jax.random.fold_in(ctx.rng, 11)
   chunks, requested = [], []
@@ -43,7 +44,7 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
                                     cond if conditional else None)))
     requested.append(cond)
   x = np.concatenate(chunks)[:num]
-  classifier = judge.digits_judge(x.shape[1], cfg)
+  classifier = judge.load(ctx, cfg, "class_modes")
   channels = x.shape[-1]
   per_channel = classifier.classes(np.moveaxis(x, -1, 0).reshape(-1, *x.shape[1:3], 1))
   per_channel = per_channel.reshape(channels, num)

@@ -14,10 +14,11 @@ import jax
 import ml_collections
 import numpy as np
 
+from genjax.core import devices
+from genjax.core import family as contract
 from genjax.data import pipeline
 from genjax.data.base import Source
-from genjax.errors import CapabilityError, ConfigError
-from genjax.train import parallel
+from genjax.errors import ConfigError
 
 
 @dataclasses.dataclass
@@ -37,6 +38,8 @@ class EvalContext:
     run_fingerprint: the fingerprint of the config the run was trained with, when `config`
       carries options set for this evaluation only (`--config.evals.X.Y`); evals/NAME.json
       records it, so the report still knows the numbers as this run's.
+    open_run: opens another trained run directory (a judge) as its EvalContext; given by
+      the train layer, whose job reading checkpoints is (None where nothing may be opened).
   """
   config: ml_collections.ConfigDict
   family: Any
@@ -48,19 +51,17 @@ class EvalContext:
   mesh: jax.sharding.Mesh
   workdir: str
   run_fingerprint: str = ""
+  open_run: Callable[[str], "EvalContext"] | None = None
   _compiled: dict = dataclasses.field(default_factory=dict)
 
   @property
   def info(self):
     return self.test.info
 
-  def require(self, *capabilities: str, evaluator: str) -> None:
-    """One-line refusal when the family lacks a method an evaluator needs."""
-    missing = [c for c in capabilities if not hasattr(self.family, c)]
-    if missing:
-      raise CapabilityError(
-          f"evaluator '{evaluator}' needs {missing} but model family "
-          f"'{self.config.model.family}' has no such capability; drop it from --evals/config.evals")
+  def require(self, *capabilities: type, evaluator: str) -> None:
+    """One-line refusal when the family lacks a capability (a `core.family` protocol)."""
+    contract.require(self.family, *capabilities, evaluator=evaluator,
+                     family_name=self.config.model.family)
 
   def jit(self, name: str, **jit_kwargs) -> Callable:
     """The family's method `name`, jitted once per context."""
@@ -72,13 +73,13 @@ class EvalContext:
   def batches(self, num: int | None = None):
     """Ordered global batches of the held-out split (data.num_eval examples by default)."""
     d = self.config.data
-    parallel.check_batch_divisible(d.eval_batch_size, "eval_batch_size")
+    devices.check_batch_divisible(d.eval_batch_size, "eval_batch_size")
     check_eval_size(d.eval_batch_size, num or d.num_eval, len(self.test), self.info.name,
                     "data.num_eval" if num is None else "the evaluator's num_examples")
-    sharding = parallel.batch_sharding(self.mesh)
+    sharding = devices.batch_sharding(self.mesh)
     for local in pipeline.eval_batches(self.test, d.eval_batch_size, num or d.num_eval,
                                        jax.process_index(), jax.process_count()):
-      yield parallel.to_global(local, sharding)
+      yield devices.to_global(local, sharding)
 
   def per_example(self, fn: Callable, num: int | None = None) -> dict[str, np.ndarray]:
     """Applies fn(state, batch, rng) -> dict of [B] arrays over the eval set, concatenated."""

@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from genjax.core import family as contract
 from genjax.data.base import FactorSource
 from genjax.errors import ConfigError
 from genjax.evals import disentanglement_metrics as dm
@@ -43,7 +44,7 @@ _RANDOM_STREAM, _BETAVAE_STREAM, _FACTORVAE_STREAM = 0, 1, 2
 
 
 def run(ctx: EvalContext, cfg) -> dict:
-  ctx.require("encode", evaluator="disentanglement")
+  ctx.require(contract.Encoder, evaluator="disentanglement")
   check_factors(ctx)
   label, p = protocol_sizes(cfg)
   encode = factor_encoder(ctx, int(cfg.get("chunk", 256)))

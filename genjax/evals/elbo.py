@@ -2,8 +2,8 @@
 
 -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || p(z)) at beta = 1, one posterior sample per
 example, averaged over data.num_eval held-out examples. Bits/dim = nats / (D ln 2) with D
-the number of data dimensions. `proper_likelihood` (`likelihoods.is_proper`, shared with
-the `likelihood` evaluator) says whether the figure is -log of a distribution of the data:
+the number of data dimensions. `proper_likelihood` (the family's, shared with the
+`likelihood` evaluator) says whether the figure is -log of a distribution of the data:
 True for binary data (sprites) with a Bernoulli decoder and for grey levels with a
 binomial one on their grid (no dequantisation involved either way) and for a Gaussian on
 vector data; False for grey levels fed to a Bernoulli decoder (a cross-entropy) or images
@@ -15,21 +15,16 @@ import math
 
 import numpy as np
 
-from genjax import config as gconfig
+from genjax.core import family as contract
 from genjax.evals.context import EvalContext
-from genjax.models import likelihoods
 
 
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
   del cfg
-  ctx.require("eval_step", evaluator="elbo")
-  eval_step = ctx.jit("eval_step")
-  terms = ctx.per_example(lambda state, batch, rng: eval_step(state, batch, rng, ctx.hp))
-  if "nelbo" not in terms:
-    ctx.require("log_prob_bound", evaluator="elbo")
+  ctx.require(contract.EvidenceBound, evaluator="elbo")
+  terms = ctx.per_example(ctx.jit("elbo_terms"))
   nelbo = float(np.mean(terms["nelbo"]))
-  proper = likelihoods.is_proper(ctx.config.model.likelihood,
-                                 gconfig.optional(ctx.config, "model.levels"), ctx.info)
+  proper = ctx.family.proper_likelihood(ctx.info)
   return {
       "nelbo_nats": nelbo,
       "bits_per_dim": nelbo / (ctx.info.num_dims * math.log(2)),

@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from genjax import data as gdata
+from genjax.core import family as contract
 from genjax.data.base import Source
 from genjax.evals.context import EvalContext
 
@@ -34,7 +35,7 @@ from genjax.evals.context import EvalContext
 
 
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
-  ctx.require("encode", evaluator="features")
+  ctx.require(contract.Encoder, evaluator="features")
   chunk = int(cfg.get("chunk", 256))
   train = gdata.load(ctx.config.data, "train")
   train_idx = np.arange(min(int(cfg.get("num_train", 10_000)), len(train)))

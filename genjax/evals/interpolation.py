@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from genjax import viz
+from genjax.core import family as contract
 from genjax.errors import CapabilityError
 from genjax.evals.context import EvalContext
 from genjax.evals.latents import linear_interpolation
@@ -53,7 +54,7 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   fam = ctx.family
   out: dict[str, float] = {"num_pairs": num_pairs, "num_steps": num_steps}
   arrays = {}
-  if hasattr(fam, "encode") and hasattr(fam, "decode"):
+  if contract.has(fam, contract.Encoder, contract.Decoder):
     x = ctx.first_examples(2 * num_pairs)["x"]
     if len(x) < 2 * num_pairs:
       raise CapabilityError(f"evaluator 'interpolation' needs {2 * num_pairs} held-out inputs; "
@@ -68,7 +69,7 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
     out["endpoint_mse_per_dim"] = float(np.mean((ends - np.stack([x0, x1], 1)) ** 2))
     out["spherical"] = False
     arrays.update(x0=x0, x1=x1)
-  elif hasattr(fam, "generate"):
+  elif contract.has(fam, contract.Generator):
     rng = np.random.default_rng(int(cfg.get("seed", 0)))
     dim = int(fam.latent_dim)
     z0_PD, z1_PD = rng.standard_normal((2, num_pairs, dim), dtype=np.float32)

@@ -1,10 +1,12 @@
-"""The genjax classifier that judges generated digits, trained once and cached on disk.
+"""The digits classifier that judges generated digits, opened from its run directory.
 
-Sample-quality evaluators need a network that knows the data: we train our own (no
-downloaded Inception weights) with the ordinary runner on scikit-learn's digits, at the
-resolution of the samples, and keep its run directory under the cache directory
-(`evals.<name>.cache_dir`, else $GENJAX_CACHE, else ~/.cache/genjax). Its held-out
-accuracy is reported next to every number it produces.
+Sample-quality evaluators (quality and memorisation in feature space, class_modes) need a
+network that knows the data: a genjax classifier (no downloaded Inception weights),
+trained by the runner like any model (`configs/classifier.py`). An evaluator gets its run
+directory as `config.evals.<name>.judge` and only reads it; when that is unset, `genjax
+train` and `genjax eval` train one once into a cache before the evaluators run
+(`genjax/train/judge.py`). Its held-out accuracy is reported next to every number it
+produces.
 """
 from __future__ import annotations
 
@@ -14,38 +16,19 @@ import os
 from typing import Any
 
 import jax
-import ml_collections
 import numpy as np
 
-from genjax import config as gconfig
+from genjax.core import family as contract
+from genjax.errors import ConfigError
 
-
-def classifier_config(upscale: int = 1) -> ml_collections.ConfigDict:
-  """The digits classifier: an MLP at 8x8, a conv net when upscaled to 16x16 or more."""
-  c = gconfig.base_config()
-  c.data.name = "digits"
-  c.data.upscale = upscale
-  c.data.batch_size = 100
-  c.data.eval_batch_size = 297
-  c.data.num_eval = 297
-  c.model = dict(family="classifier", net="mlp" if upscale == 1 else "conv", widths=(256,),
-                 hidden=128, channels=32)
-  c.hparams = dict()
-  c.optim.learning_rate = 1e-3
-  c.train.num_steps = 2000
-  c.train.steps_per_call = 20
-  c.train.log_every = 200
-  c.train.checkpoint_every = 2000
-  c.train.eval_every = 1000
-  c.train.figure_every = 0
-  c.evals = dict(accuracy=dict(type="accuracy"))
-  return c
+DIGITS_LIKE = ("digits", "stacked_digits")
+_JUDGED = ("class_modes", "memorisation", "quality")
 
 
 @dataclasses.dataclass
 class Judge:
   """A trained digits classifier: per-image class predictions and features."""
-  family: Any
+  family: Any  # a contract.Classifier
   state: Any
   accuracy: float
 
@@ -60,26 +43,56 @@ class Judge:
                            for i in range(0, len(x_NHW1), batch)])
 
 
-def cache_dir(cfg) -> str:
-  return (cfg.get("cache_dir", "") or os.environ.get("GENJAX_CACHE")
-          or os.path.join(os.path.expanduser("~"), ".cache", "genjax"))
+def feature_space(data_name: str, cfg) -> str:
+  """'features' (the judge's) for digits-like data unless cfg.space says 'pixels'."""
+  default = "features" if data_name in DIGITS_LIKE else "pixels"
+  space = str(cfg.get("space", "") or default)
+  if space not in ("features", "pixels"):
+    raise ConfigError(f"evals space='{space}' is unknown; use 'features' or 'pixels'")
+  if space == "features" and data_name not in DIGITS_LIKE:
+    raise ConfigError(f"space='features' needs digits-like data ({', '.join(DIGITS_LIKE)}); "
+                      f"data.name is '{data_name}': use space='pixels'")
+  return space
 
 
-def judge_run(image_side: int, cfg) -> tuple[ml_collections.ConfigDict, str]:
-  """The classifier config for digits of `image_side` pixels and its cached run directory."""
-  config = classifier_config(image_side // 8)
-  return config, os.path.join(
-      cache_dir(cfg), f"digits_classifier_{image_side}px_{gconfig.fingerprint(config)}")
+def needs_judge(data_name: str, cfg) -> bool:
+  """True when evaluator config `cfg` will judge with the classifier and names none.
+
+  A setting the evaluator will refuse counts as no need: the refusal is its to report.
+  """
+  if cfg.type not in _JUDGED or cfg.get("judge", ""):
+    return False
+  if cfg.type == "class_modes":
+    return data_name in DIGITS_LIKE
+  try:
+    return feature_space(data_name, cfg) == "features"
+  except ConfigError:
+    return False
 
 
-def digits_judge(image_side: int, cfg) -> Judge:
-  """The classifier for digits of `image_side` pixels, trained on first use and cached."""
-  from genjax.train import runner, session  # pylint: disable=g-import-not-at-top  # cycle
-  config, workdir = judge_run(image_side, cfg)
-  if not os.path.exists(os.path.join(workdir, "evals", "accuracy.json")):
-    print(f"genjax: training the digits classifier once into {workdir}", flush=True)
-    runner.train_and_evaluate(config, workdir)
-  _, ctx = session.load_trained(workdir)
-  with open(os.path.join(workdir, "evals", "accuracy.json")) as f:
+def from_run(run_ctx, workdir: str) -> Judge:
+  """The judge held by an opened classifier run (its EvalContext) in `workdir`."""
+  path = os.path.join(workdir, "evals", "accuracy.json")
+  if not contract.has(run_ctx.family, contract.Classifier) or not os.path.isfile(path):
+    raise ConfigError(f"judge '{workdir}' is not a trained classifier run (no {path}); "
+                      "train one with genjax train --config=configs/classifier.py:digits")
+  with open(path) as f:
     accuracy = json.load(f)["metrics"]["accuracy"]
-  return Judge(family=ctx.family, state=ctx.state, accuracy=accuracy)
+  return Judge(family=run_ctx.family, state=run_ctx.state, accuracy=accuracy)
+
+
+def load(ctx, cfg, evaluator: str) -> Judge:
+  """The judge at `cfg.judge` for evaluator `evaluator` of context `ctx`, checked against
+  the resolution of ctx's data."""
+  workdir = str(cfg.get("judge", ""))
+  if not workdir:
+    raise ConfigError(f"evaluator '{evaluator}' needs config.evals.<name>.judge, the run "
+                      "directory of a digits classifier (genjax train "
+                      "--config=configs/classifier.py:digits); genjax train and eval supply "
+                      "a cached one when it is unset")
+  run_ctx = ctx.open_run(workdir)
+  side, want = int(run_ctx.info.x_shape[0]), int(ctx.info.x_shape[0])
+  if side != want:
+    raise ConfigError(f"judge '{workdir}' classifies {side}x{side} digits but the samples are "
+                      f"{want}x{want}; train one at that size (configs/classifier.py)")
+  return from_run(run_ctx, workdir)

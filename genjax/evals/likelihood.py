@@ -1,6 +1,6 @@
 """The `likelihood` evaluator: ELBO and importance-weighted bounds on -log p(x), held-out data.
 
-For a VAE (a family with `posterior` and `decoder`), each example gets k posterior
+For a VAE (a LatentPosterior and EvidenceBound family), each example gets k posterior
 samples z_i ~ q(z|x) and log-weights log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x):
   ELBO     = mean_i log w_i            (k-sample estimate of the usual bound)
   IWAE_k   = log (1/k) sum_i w_i       (Burda et al. 2016; IWAE_k <= IWAE_{k+1} <= log p(x))
@@ -9,7 +9,7 @@ drawn in chunks inside one `lax.scan` that accumulates the log-sum-exp and the s
 memory holds one chunk (k = 5,000 costs time, not memory); `cfg.chunk` fixes the chunk,
 by default as many samples as keep a chunk's decoder outputs under `cfg.chunk_elements`.
 
-A family with only `log_prob_bound` (diffusion) is handed to the `nll_bound` evaluator:
+A family with only a LogProbBound (diffusion) is handed to the `nll_bound` evaluator:
 its bound, bits/dim and, on toy2d mixtures, the exact NLL and gap.
 
 Bits/dim = nats / (D ln 2), D the data dimensions. Dequantisation convention:
@@ -36,11 +36,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genjax import config as gconfig
+from genjax.core import family as contract
 from genjax.data import toy2d
 from genjax.evals import nll_bound
 from genjax.evals.context import EvalContext
-from genjax.models import likelihoods
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -48,16 +47,10 @@ _LOG_2PI = math.log(2 * math.pi)
 def log_weights(family, state, x_BX: jax.Array, mean_BD: jax.Array, logvar_BD: jax.Array,
                 eps_SBD: jax.Array) -> jax.Array:
   """log p(x|z) + log p(z) - log q(z|x) [S, B] for z = mean + std * eps (S samples per x)."""
-  s, b, d = eps_SBD.shape
   z_SBD = mean_BD + jnp.exp(0.5 * logvar_BD) * eps_SBD
-  out = family.decoder.apply({"params": state.params["decoder"]}, z_SBD.reshape(s * b, d))
-  x_rep = jnp.broadcast_to(x_BX, (s,) + x_BX.shape).reshape((s * b,) + x_BX.shape[1:])
-  log_px_SB = -likelihoods.decoder_nll(out, x_rep, family.likelihood,
-                                       getattr(family, "levels", None)).reshape(s, b)
-  log_pz_SB = -0.5 * jnp.sum(z_SBD**2 + _LOG_2PI, -1)
   # (z - mean) / std is eps itself: no division by a small std.
   log_qz_SB = -0.5 * jnp.sum(eps_SBD**2 + logvar_BD + _LOG_2PI, -1)
-  return log_px_SB + log_pz_SB - log_qz_SB
+  return family.log_joint(state, x_BX, z_SBD) - log_qz_SB
 
 
 def importance_bounds(family, state, x_BX: jax.Array, rng: jax.Array, k: int,
@@ -65,9 +58,8 @@ def importance_bounds(family, state, x_BX: jax.Array, rng: jax.Array, k: int,
   """k-sample ELBO and IWAE_k lower bounds on log p(x), each [B], from chunks of samples.
 
   Args:
-    family: has `posterior(state, x) -> (mean, logvar)`, `decoder` and `likelihood`
-      (and `levels`, the binomial's n, where the likelihood is 'binomial').
-    state: the train state (decoder params under state.params['decoder']).
+    family: a LatentPosterior (`posterior` and `log_joint`).
+    state: the train state.
     x_BX: a batch of inputs.
     rng: key for the posterior samples.
     k: number of importance samples per example.
@@ -108,8 +100,8 @@ def make_iwae_fn(ctx: EvalContext, k: int, chunk: int):
 
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
   family = ctx.family
-  if not (hasattr(family, "posterior") and hasattr(family, "decoder")):
-    ctx.require("log_prob_bound", evaluator="likelihood")
+  if not contract.has(family, contract.LatentPosterior, contract.EvidenceBound):
+    ctx.require(contract.LogProbBound, evaluator="likelihood")
     return nll_bound.run(ctx, cfg)
   k = int(cfg.get("k", 1000))
   # The held-out set is read in whole eval batches: at least one, rounded down after that.
@@ -130,8 +122,7 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   terms = ctx.per_example(per_batch, num)
   nelbo, niwae = terms["nelbo"].astype(np.float64), terms["niwae"].astype(np.float64)
   to_bits = 1.0 / (dims * math.log(2))
-  proper = likelihoods.is_proper(family.likelihood, gconfig.optional(ctx.config, "model.levels"),
-                                 ctx.info)
+  proper = family.proper_likelihood(ctx.info)
   out = {
       "nelbo_nats": float(nelbo.mean()),
       "nelbo_stderr_nats": _stderr(nelbo),

@@ -27,7 +27,7 @@ import numpy as np
 
 from genjax import data as gdata
 from genjax import viz
-from genjax.evals import quality, sample_metrics
+from genjax.evals import judge, quality, sample_metrics
 from genjax.evals.context import EvalContext
 
 _GALLERY = 16
@@ -37,8 +37,8 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   num = min(int(cfg.get("num_samples", 1000)), len(ctx.test))
   num_cells = int(cfg.get("num_cells", 20))
   tau = float(cfg.get("tau", 20.0 / num))
-  space = quality.feature_space(ctx, cfg)
-  embed, accuracy = quality.embedder(ctx, cfg, space)
+  space = judge.feature_space(ctx.config.data.name, cfg)
+  embed, accuracy = quality.embedder(ctx, cfg, space, "memorisation")
   train = gdata.load(ctx.config.data, "train")
   train_x = train.get_batch(np.arange(min(int(cfg.get("num_train", 10_000)), len(train))))["x"]
   held_x = ctx.first_examples(num)["x"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from genjax.core import family as contract
 from genjax.data import toy2d
 from genjax.errors import ConfigError
 from genjax.evals.context import EvalContext
@@ -39,7 +40,7 @@ def mode_stats(samples_N2: np.ndarray, means_K2: np.ndarray, std: float,
 
 
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
-  ctx.require("sample", evaluator="modes")
+  ctx.require(contract.Sampler, evaluator="modes")
   if ctx.config.data.name != "toy2d" or ctx.config.data.toy not in ("ring8", "grid25"):
     raise ConfigError("evaluator 'modes' needs a toy2d mixture (data.toy = ring8 or grid25); "
                       "use 'class_modes' for images")

@@ -14,12 +14,13 @@ import math
 
 import numpy as np
 
+from genjax.core import family as contract
 from genjax.data import toy2d
 from genjax.evals.context import EvalContext
 
 
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
-  ctx.require("log_prob_bound", evaluator="nll_bound")
+  ctx.require(contract.LogProbBound, evaluator="nll_bound")
   bound_fn = ctx.jit("log_prob_bound")
   mixture = ctx.config.data.name == "toy2d" and ctx.config.data.toy in toy2d.MIXTURES
 

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from genjax.core import family as contract
 from genjax.data import digits, sprites
 from genjax.data.base import ArraySource
 from genjax.errors import ConfigError
@@ -108,13 +109,13 @@ def score_fn(ctx: EvalContext, cfg):
   """(score name, fn(state, batch, rng) -> [B] scores, higher = more outlying)."""
   family = ctx.family
   k = int(cfg.get("k", 1))
-  if k > 1 and hasattr(family, "posterior") and hasattr(family, "decoder"):
+  if k > 1 and contract.has(family, contract.LatentPosterior):
     chunk = int(cfg.get("chunk", 0)) or likelihood.default_chunk(
         k, ctx.config.data.eval_batch_size, ctx.info.num_dims, 1 << 23)
     bounds = likelihood.make_iwae_fn(ctx, k, chunk)
     return f"-iwae_{k} (nats)", lambda state, batch, rng: -bounds(state, batch["x"], rng)[1]
-  if not hasattr(family, "log_prob_bound"):
-    if hasattr(family, "encode") and hasattr(family, "decode"):
+  if not contract.has(family, contract.LogProbBound):
+    if contract.has(family, contract.Encoder, contract.Decoder):
       recon = jax.jit(lambda state, x: family.decode(state, family.encode(state, x)))
 
       def sq_err(state, batch, rng):
@@ -122,13 +123,13 @@ def score_fn(ctx: EvalContext, cfg):
         x = batch["x"]
         return jnp.sum((recon(state, x) - x).reshape(x.shape[0], -1) ** 2, -1)
       return "reconstruction squared error", sq_err
-    if hasattr(family, "discriminate"):
-      if getattr(family, "num_classes", 0):
+    if contract.has(family, contract.Discriminator):
+      if contract.num_classes(family):
         raise ConfigError("evaluator 'outliers' scores with an unconditional discriminator; "
                           "this GAN is label-conditional")
       disc = ctx.jit("discriminate")
       return "-discriminator logit", lambda state, batch, rng: -disc(state, {"x": batch["x"]})
-  ctx.require("log_prob_bound", evaluator="outliers")
+  ctx.require(contract.LogProbBound, evaluator="outliers")
   return "-log p(x) bound (nats)", ctx.jit("log_prob_bound")
 
 

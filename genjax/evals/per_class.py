@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from genjax import config as gconfig
+from genjax.core import family as contract
 from genjax.errors import ConfigError
 from genjax.evals import outliers
 from genjax.evals.context import EvalContext
@@ -53,7 +54,7 @@ def summarise(labels_N: np.ndarray, values: dict[str, np.ndarray], num_classes: 
 
 
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
-  ctx.require("eval_step", evaluator="per_class")
+  ctx.require(contract.Family, evaluator="per_class")
   if not ctx.info.num_classes:
     raise ConfigError(f"evaluator 'per_class' needs labelled data; '{ctx.info.name}' has none")
   rare_class = int(cfg.get("rare_class", gconfig.optional(ctx.config, "data.rare_class")))

@@ -3,9 +3,9 @@
 Draws `num_samples` samples (default 2,000, capped at the held-out set's size so both sets
 are equally large) and compares them with as many held-out examples in a feature space:
 - digits-like data (digits; stacked digits channel by channel, features concatenated):
-  the penultimate layer of the genjax digits classifier (`judge.py`, trained once on the
-  digits training split and cached; its held-out accuracy is reported as
-  `judge_accuracy`). No Inception network: these numbers compare genjax models with each
+  the penultimate layer of the genjax digits classifier (`judge.py`: the run directory
+  cfg.judge, else one trained once on the digits training split and cached; its held-out
+  accuracy is reported as `judge_accuracy`). No Inception network: these numbers compare genjax models with each
   other, not with published FID values.
 - any other data (sprites, toy2d, translation domains): the raw pixels / coordinates,
   flattened (`in_judge_features` is False). cfg.space = 'pixels' forces raw space on
@@ -18,17 +18,16 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from genjax.errors import ConfigError
+from genjax.core import family as contract
 from genjax.evals import judge, sample_metrics
 from genjax.evals.context import EvalContext
 
-DIGITS_LIKE = ("digits", "stacked_digits")
 _CHUNK = 1000
 
 
 def draw_samples(ctx: EvalContext, num: int, stream: int, evaluator: str) -> np.ndarray:
   """`num` samples as numpy, drawn in chunks from stream `stream` of ctx.rng."""
-  ctx.require("sample", evaluator=evaluator)
+  ctx.require(contract.Sampler, evaluator=evaluator)
   sample = ctx.jit("sample", static_argnums=(2,))
   rng = jax.random.fold_in(ctx.rng, stream)
   chunks = [np.asarray(sample(ctx.state, jax.random.fold_in(rng, i), _CHUNK, ctx.hp))
@@ -36,23 +35,11 @@ def draw_samples(ctx: EvalContext, num: int, stream: int, evaluator: str) -> np.
   return np.concatenate(chunks)[:num]
 
 
-def feature_space(ctx: EvalContext, cfg) -> str:
-  """'features' (the judge's) for digits-like data unless cfg.space says 'pixels'."""
-  default = "features" if ctx.config.data.name in DIGITS_LIKE else "pixels"
-  space = str(cfg.get("space", "") or default)
-  if space not in ("features", "pixels"):
-    raise ConfigError(f"evals space='{space}' is unknown; use 'features' or 'pixels'")
-  if space == "features" and ctx.config.data.name not in DIGITS_LIKE:
-    raise ConfigError(f"space='features' needs digits-like data ({', '.join(DIGITS_LIKE)}); "
-                      f"data.name is '{ctx.config.data.name}': use space='pixels'")
-  return space
-
-
-def embedder(ctx: EvalContext, cfg, space: str):
+def embedder(ctx: EvalContext, cfg, space: str, evaluator: str):
   """(fn: x [N, ...] -> features [N, F], judge accuracy or None) for the chosen space."""
   if space == "pixels":
     return lambda x: np.asarray(x, np.float32).reshape(len(x), -1), None
-  classifier = judge.digits_judge(int(ctx.info.x_shape[0]), cfg)
+  classifier = judge.load(ctx, cfg, evaluator)
 
   def features(x_NHWC):
     # Each colour channel of a stacked digit is a digit of its own (the stacked-MNIST
@@ -65,8 +52,8 @@ def embedder(ctx: EvalContext, cfg, space: str):
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
   num = min(int(cfg.get("num_samples", 2000)), len(ctx.test))
   k = int(cfg.get("k", 3))
-  space = feature_space(ctx, cfg)
-  embed, accuracy = embedder(ctx, cfg, space)
+  space = judge.feature_space(ctx.config.data.name, cfg)
+  embed, accuracy = embedder(ctx, cfg, space, "quality")
   real_NF = embed(ctx.first_examples(num)["x"])
   fake_MF = embed(draw_samples(ctx, num, stream=13, evaluator="quality"))
   precision, recall = sample_metrics.precision_recall(real_NF, fake_MF, k)

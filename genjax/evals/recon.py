@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from genjax.core import family as contract
 from genjax.evals.context import EvalContext
 
 
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
   del cfg
-  ctx.require("eval_step", "encode", "decode", evaluator="recon")
+  ctx.require(contract.Family, contract.Encoder, contract.Decoder, evaluator="recon")
   eval_step = ctx.jit("eval_step")
   terms = ctx.per_example(lambda state, batch, rng: eval_step(state, batch, rng, ctx.hp))
   return {

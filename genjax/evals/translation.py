@@ -13,6 +13,7 @@ import jax
 import numpy as np
 
 from genjax import viz
+from genjax.core import family as contract
 from genjax.evals.context import EvalContext
 
 _NUM_FIGURE = 8
@@ -46,7 +47,7 @@ def _truth_key(batch: dict) -> str:
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
   """L1 and PSNR of translate(x) and of the identity against the truth, over data.num_eval."""
   del cfg
-  ctx.require("translate", evaluator="translation")
+  ctx.require(contract.Translator, evaluator="translation")
   translate = ctx.jit("translate")
 
   def errors(state, batch, rng):
@@ -90,7 +91,7 @@ def translate_and_save(ctx: EvalContext, x_NHWC: np.ndarray, path: str,
   Returns:
     The translations [N, H, W, C'] as a numpy array.
   """
-  ctx.require("translate", evaluator="translate")
+  ctx.require(contract.Translator, evaluator="translate")
   translate = ctx.jit("translate", static_argnames=("direction",))
   x_NHWC = np.asarray(x_NHWC, np.float32)
   chunk = int(ctx.config.data.eval_batch_size)

@@ -29,11 +29,11 @@ import jax
 import numpy as np
 
 from genjax import viz
+from genjax.core import family as contract
 from genjax.errors import CapabilityError, ConfigError
 from genjax.evals.context import EvalContext
 from genjax.evals.interpolation import save_paths
 from genjax.evals.latents import traversal_codes
-from genjax.models.vae import gaussian_kl
 
 ACTIVE_THRESHOLD = 0.01
 NUM_BINS = 20
@@ -47,7 +47,7 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   z_D, decode = _start(ctx, cfg)
   dims = len(z_D)
   out, order_D, labels_D, stats = rank_dims(ctx, cfg, dims)
-  if ctx.info.factor_names and hasattr(ctx.family, "encode"):
+  if ctx.info.factor_names and contract.has(ctx.family, contract.Encoder):
     k_D, nmi_D = factor_of_dims(*codes_and_factors(ctx, cfg.get("num_eval", None)),
                                 int(cfg.get("num_bins", NUM_BINS)))
     names = ctx.info.factor_names
@@ -81,22 +81,23 @@ def _start(ctx: EvalContext, cfg):
   """The code the sweep starts from [D] and the function that decodes codes."""
   around, fam = str(cfg.get("around", "encoded")), ctx.family
   if around == "encoded":
-    if not hasattr(fam, "encode") and (hasattr(fam, "decode") or hasattr(fam, "generate")):
+    decodes = contract.has(fam, contract.Decoder) or contract.has(fam, contract.Generator)
+    if not contract.has(fam, contract.Encoder) and decodes:
       raise CapabilityError(
           f"evaluator 'traversal' sweeps around an encoded input, but model family "
           f"'{ctx.config.model.family}' has no encoder; sweep around a prior draw with "
           "--config.evals.traversal.around=prior")
-    ctx.require("encode", "decode", evaluator="traversal")
+    ctx.require(contract.Encoder, contract.Decoder, evaluator="traversal")
     example = int(cfg.get("example", 0))
     x = ctx.first_examples(example + 1)["x"][example:example + 1]
     return np.asarray(ctx.jit("encode")(ctx.state, x))[0], ctx.jit("decode")
   if around == "prior":
-    if not (hasattr(fam, "decode") or hasattr(fam, "generate")):
+    if not (contract.has(fam, contract.Decoder) or contract.has(fam, contract.Generator)):
       raise CapabilityError(f"evaluator 'traversal' with around='prior' needs decode or "
                             f"generate; model family '{ctx.config.model.family}' has neither")
     rng = np.random.default_rng(int(cfg.get("seed", 0)))
     z_D = rng.standard_normal(int(fam.latent_dim)).astype(np.float32)
-    return z_D, ctx.jit("decode" if hasattr(fam, "decode") else "generate")
+    return z_D, ctx.jit("decode" if contract.has(fam, contract.Decoder) else "generate")
   raise ConfigError(f"config.evals traversal around='{around}' is unknown; use 'encoded' "
                     "or 'prior'")
 
@@ -111,13 +112,13 @@ def rank_dims(ctx: EvalContext, cfg, dims: int):
   fam, num = ctx.family, cfg.get("num_eval", None)
   out: dict[str, float] = {}
   stats = None
-  if hasattr(fam, "posterior"):
+  if contract.has(fam, contract.LatentPosterior):
     score_D = mean_kl_per_dim(ctx, num)
     threshold = float(cfg.get("active_threshold", ACTIVE_THRESHOLD))
     out["active_dims"] = int(np.sum(score_D > threshold))
     out["kl_total"] = float(score_D.sum())
     key, labels = "kl_dim", [f"z{d} KL {k:.3f}" for d, k in enumerate(score_D)]
-  elif hasattr(fam, "encode"):
+  elif contract.has(fam, contract.Encoder):
     stats = code_stats(ctx, num)
     score_D = stats[1]
     key, labels = "code_std", [f"z{d} std {s:.2f}" for d, s in enumerate(score_D)]
@@ -132,9 +133,8 @@ def rank_dims(ctx: EvalContext, cfg, dims: int):
 
 def mean_kl_per_dim(ctx: EvalContext, num: int | None = None) -> np.ndarray:
   """Mean over held-out data of KL(q(z_d | x) || N(0, 1)) for each latent dim [D], in nats."""
-  posterior = ctx.jit("posterior")
-  terms = ctx.per_example(lambda state, batch, rng: {
-      "kl": gaussian_kl(*posterior(state, batch["x"]))}, num)
+  prior_kl = ctx.jit("prior_kl")
+  terms = ctx.per_example(lambda state, batch, rng: {"kl": prior_kl(state, batch["x"])}, num)
   return terms["kl"].astype(np.float64).mean(0)
 
 

@@ -5,7 +5,7 @@ import difflib
 
 import ml_collections
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
 from genjax.errors import ConfigError
 from genjax.models import autoencoder, classifier, cyclegan, diffusion, gan, pix2pix, vae
 

@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
+from genjax.core.optim import make_optimizer
+from genjax.core.state import TrainState
 from genjax.models import common, likelihoods, nets
-from genjax.train.optim import make_optimizer
-from genjax.train.state import TrainState
 
 _CODE_EMA = 0.99
 

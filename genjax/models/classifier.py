@@ -2,7 +2,8 @@
 
 It is the feature extractor and judge behind the sample-quality evaluators (class_modes,
 precision/recall, Frechet distance): trained on the labelled embedded data, never
-downloaded. `features` returns the penultimate activations.
+downloaded. `features` returns the penultimate activations. `digits_config` is the judge's
+config, owned here beside the family (configs/classifier.py and the judge cache use it).
 """
 from __future__ import annotations
 
@@ -14,12 +15,35 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from genjax.data.base import DatasetInfo
+from genjax import config as gconfig
+from genjax.core.dataset import DatasetInfo
+from genjax.core.optim import make_optimizer
+from genjax.core.state import TrainState
 from genjax.errors import ConfigError
 from genjax.models import common, nets
 from genjax.nets import conv, mlp
-from genjax.train.optim import make_optimizer
-from genjax.train.state import TrainState
+
+
+def digits_config(upscale: int = 1) -> ml_collections.ConfigDict:
+  """The digits classifier: an MLP at 8x8, a conv net when upscaled to 16x16 or more."""
+  c = gconfig.base_config()
+  c.data.name = "digits"
+  c.data.upscale = upscale
+  c.data.batch_size = 100
+  c.data.eval_batch_size = 297
+  c.data.num_eval = 297
+  c.model = dict(family="classifier", net="mlp" if upscale == 1 else "conv", widths=(256,),
+                 hidden=128, channels=32)
+  c.hparams = dict()
+  c.optim.learning_rate = 1e-3
+  c.train.num_steps = 2000
+  c.train.steps_per_call = 20
+  c.train.log_every = 200
+  c.train.checkpoint_every = 2000
+  c.train.eval_every = 1000
+  c.train.figure_every = 0
+  c.evals = dict(accuracy=dict(type="accuracy"))
+  return c
 
 
 class _Net(nn.Module):

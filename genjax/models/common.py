@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from genjax.train.state import TrainState
+from genjax.core.state import TrainState
 
 # (params, batch, rng, hp) -> (scalar loss, metrics dict of scalars)
 LossFn = Callable[[Any, dict, jax.Array, dict], tuple[jax.Array, dict]]

@@ -25,11 +25,11 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
+from genjax.core.state import TrainState
 from genjax.errors import CapabilityError, ConfigError
 from genjax.models import gan_losses, pix2pix
 from genjax.nets import patchgan, resnet_generator
-from genjax.train.state import TrainState
 
 GEN, DISC = ("gen_ab", "gen_ba"), ("disc_a", "disc_b")
 

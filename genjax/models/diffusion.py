@@ -33,14 +33,14 @@ import numpy as np
 import optax
 
 from genjax import config as gconfig
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
+from genjax.core.optim import make_optimizer
+from genjax.core.state import TrainState
 from genjax.errors import ConfigError
 from genjax.models import common
 from genjax.models import diffusion_samplers as samplers
 from genjax.models.diffusion_schedule import PREDICTIONS, VARIANCES, Schedule, gather
 from genjax.nets.diffusion_unet import TimeMLP, UNet
-from genjax.train.optim import make_optimizer
-from genjax.train.state import TrainState
 
 _8BIT = 255  # model.levels' default: 256 values, bins of width 2 / 255 on [-1, 1]
 _INVERT_REFINE = 3  # fixed-point iterations per inversion step: round trips exact to ~1e-4

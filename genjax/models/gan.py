@@ -17,12 +17,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
+from genjax.core.optim import make_optimizer
+from genjax.core.state import TrainState
 from genjax.errors import ConfigError
 from genjax.models import gan_losses, nets
 from genjax.nets import dcgan, mlp
-from genjax.train.optim import make_optimizer
-from genjax.train.state import TrainState
 
 
 @dataclasses.dataclass(frozen=True)

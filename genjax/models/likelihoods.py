@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.scipy import special
 
 from genjax import config as gconfig
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
 from genjax.errors import ConfigError
 
 LIKELIHOODS = ("bernoulli", "binomial", "gaussian")
@@ -80,6 +80,24 @@ def decoder_nll(out_BX: jax.Array, x_BX: jax.Array, likelihood: str,
   mean, log_scale = jnp.split(out_BX, 2, axis=-1)
   return gaussian_nll(mean, log_scale, x_BX)
 
+
+
+def log_joint(out_NX: jax.Array, x_BX: jax.Array, z_SBD: jax.Array, likelihood: str,
+              levels: int | None = None) -> jax.Array:
+  """log p(x | z) + log N(z; 0, I) [S, B]: a latent-variable model's joint density.
+
+  Args:
+    out_NX: the decoder's outputs for the codes z_SBD flattened to [S * B, D].
+    x_BX: the data; each example is scored against its S codes.
+    z_SBD: S codes per example.
+    likelihood: one of LIKELIHOODS.
+    levels: the binomial's n (model.levels); needed by 'binomial' only.
+  """
+  s, b = z_SBD.shape[:2]
+  x_rep = jnp.broadcast_to(x_BX, (s,) + x_BX.shape).reshape((s * b,) + x_BX.shape[1:])
+  log_px_SB = -decoder_nll(out_NX, x_rep, likelihood, levels).reshape(s, b)
+  log_pz_SB = -0.5 * jnp.sum(z_SBD**2 + math.log(2 * math.pi), -1)
+  return log_px_SB + log_pz_SB
 
 def decoder_levels(config, info: DatasetInfo) -> int | None:
   """The binomial decoder's n (model.levels) for a family to keep, or None for the other

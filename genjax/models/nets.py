@@ -4,7 +4,7 @@ from __future__ import annotations
 import flax.linen as nn
 import ml_collections
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
 from genjax.errors import ConfigError
 from genjax.nets import conv, dislib_conv, mlp
 

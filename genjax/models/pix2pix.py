@@ -22,12 +22,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
+from genjax.core.optim import make_optimizer
+from genjax.core.state import TrainState
 from genjax.errors import CapabilityError, ConfigError
 from genjax.models import gan_losses
 from genjax.nets import patchgan, unet
-from genjax.train.optim import make_optimizer
-from genjax.train.state import TrainState
 
 DIRECTIONS = ("AtoB", "BtoA")
 

@@ -22,14 +22,13 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from genjax import data as gdata
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
+from genjax.core.optim import make_optimizer
+from genjax.core.state import TrainState
 from genjax.errors import ConfigError
 from genjax.models import common, likelihoods, nets
 from genjax.models import vae_objectives as objectives
 from genjax.models.vae_objectives import gaussian_kl
-from genjax.train.optim import make_optimizer
-from genjax.train.state import TrainState
 
 _VAE_NETS = ("encoder", "decoder")  # the 'main' optimiser group
 
@@ -64,7 +63,10 @@ class VAE:
     objectives.check_hparams(objective, config.hparams)
     extra = {"levels": likelihoods.decoder_levels(config, info)}
     if objective == "tcvae":
-      extra["dataset_size"] = len(gdata.load(config.data, "train"))
+      if not info.num_examples:
+        raise ConfigError("model.objective='tcvae' needs the training set's size: build the "
+                          "family from the info of genjax.data.load(config.data, 'train')")
+      extra["dataset_size"] = info.num_examples
     if objective == "factorvae":
       extra.update(discriminator=LatentDiscriminator(tuple(_needs(config, "model.disc_widths"))),
                    disc_optimizer=_disc_optimizer(config))
@@ -112,8 +114,27 @@ class VAE:
 
   def log_prob_bound(self, state: TrainState, batch: dict, rng: jax.Array) -> jax.Array:
     """The negative ELBO per example, in nats: an upper bound on -log p(x)."""
-    rec, kl = self._terms(state.params, batch["x"], rng)
-    return rec + kl.sum(-1)
+    return self.elbo_terms(state, batch, rng)["nelbo"]
+
+  def elbo_terms(self, state: TrainState, batch: dict, rng: jax.Array) -> dict:
+    """Per-example [B] rec, kl and their sum nelbo at beta = 1, one posterior draw."""
+    rec, kl_BD = self._terms(state.params, batch["x"], rng)
+    kl = kl_BD.sum(-1)
+    return {"rec": rec, "kl": kl, "nelbo": rec + kl}
+
+  def proper_likelihood(self, info: DatasetInfo) -> bool:
+    """True when the decoder's NLL is -log of a distribution of `info`'s x."""
+    return likelihoods.is_proper(self.likelihood, self.levels, info)
+
+  def prior_kl(self, state: TrainState, x_BX: jax.Array) -> jax.Array:
+    """KL(q(z_d | x) || N(0, 1)) per latent dimension, [B, D]."""
+    return gaussian_kl(*self._posterior(state.params, x_BX))
+
+  def log_joint(self, state: TrainState, x_BX: jax.Array, z_SBD: jax.Array) -> jax.Array:
+    """log p(x | z) + log p(z) [S, B] for S codes per example."""
+    s, b, d = z_SBD.shape
+    out = self.decoder.apply({"params": state.params["decoder"]}, z_SBD.reshape(s * b, d))
+    return likelihoods.log_joint(out, x_BX, z_SBD, self.likelihood, self.levels)
 
   # --- training and evaluation --------------------------------------------------------
 
@@ -128,11 +149,10 @@ class VAE:
   def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
     """Per-example [B] terms at beta = 1 (the ELBO) and the squared error of the mean."""
     del hp
-    rec, kl_BD = self._terms(state.params, batch["x"], rng)
-    kl = kl_BD.sum(-1)
+    terms = self.elbo_terms(state, batch, rng)
     mean = self.decode(state, self.encode(state, batch["x"]))
-    sq_err = jnp.sum((mean - batch["x"]).reshape(rec.shape[0], -1) ** 2, -1)
-    return {"rec": rec, "kl": kl, "nelbo": rec + kl, "sq_err": sq_err}
+    sq_err = jnp.sum((mean - batch["x"]).reshape(terms["rec"].shape[0], -1) ** 2, -1)
+    return dict(terms, sq_err=sq_err)
 
   def _posterior(self, params, x):
     out = self.encoder.apply({"params": params["encoder"]}, x)

@@ -21,18 +21,12 @@ import time
 
 from genjax import config as gconfig
 from genjax.errors import ConfigError, GenjaxError
+from genjax.sweeps.member import (STATUS_FILE, Outcome, failed, finished, train_member,
+                                   write_json)
 from genjax.sweeps.spec import Member, Sweep
 
 LAUNCHERS = ("local", "vectorized", "slurm")
-STATUS_FILE = "status.json"
 SWEEP_FILE = "sweep.json"
-
-
-@dataclasses.dataclass
-class Outcome:
-  name: str
-  status: str  # 'done', 'skipped' (finished earlier), 'stopped', 'failed', 'submitted'
-  reason: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +47,7 @@ def launch(sweep: Sweep, root: str, launcher: str, base_overrides: dict, paralle
   if parallel < 1:
     raise ConfigError(f"--parallel={parallel} must be at least 1")
   os.makedirs(root, exist_ok=True)
-  _write_json(os.path.join(root, SWEEP_FILE), {
+  write_json(os.path.join(root, SWEEP_FILE), {
       "sweep": sweep.path, "config": sweep.config, "base_overrides": base_overrides,
       "members": [{"name": m.name, "overrides": m.overrides}
                   for m in sweep.listed or sweep.members]})
@@ -64,7 +58,7 @@ def launch(sweep: Sweep, root: str, launcher: str, base_overrides: dict, paralle
     try:
       config = gconfig.load_config(sweep.config, member.all_overrides(base_overrides))
     except GenjaxError as e:
-      outcomes[member.name] = _failed(workdir, member.name, str(e), step=0)
+      outcomes[member.name] = failed(workdir, member.name, str(e), step=0)
       continue
     status = read_status(workdir)
     if status.get("status") == "done" and status.get("step", -1) >= config.train.num_steps:
@@ -103,39 +97,6 @@ def summary_lines(outcomes: list[Outcome]) -> list[str]:
   return lines
 
 
-# --- one member, in this process (local and slurm tasks) -------------------------------
-
-def train_member(config_spec: str, overrides: dict, workdir: str, name: str) -> Outcome:
-  """Loads and trains one member, recording its status; a GenjaxError fails it alone."""
-  from genjax.train import runner  # pylint: disable=g-import-not-at-top  # jax: lazily
-  try:
-    config = gconfig.load_config(config_spec, overrides)
-    state = runner.train_and_evaluate(config, workdir)
-  except GenjaxError as e:
-    return _failed(workdir, name, str(e))
-  return _finished(workdir, name, int(state.step), config.train.num_steps)
-
-
-def _finished(workdir: str, name: str, step: int, num_steps: int) -> Outcome:
-  """Done if it reached num_steps; else it was stopped (a signal) and resumes on relaunch."""
-  if step >= num_steps:
-    return _done(workdir, name, step)
-  _write_json(os.path.join(workdir, STATUS_FILE), {"status": "stopped", "step": step})
-  return Outcome(name, "stopped", f"stopped at step {step} of {num_steps}")
-
-
-def _done(workdir: str, name: str, step: int) -> Outcome:
-  _write_json(os.path.join(workdir, STATUS_FILE), {"status": "done", "step": step})
-  return Outcome(name, "done")
-
-
-def _failed(workdir: str, name: str, reason: str, step: int | None = None) -> Outcome:
-  os.makedirs(workdir, exist_ok=True)
-  _write_json(os.path.join(workdir, STATUS_FILE),
-              {"status": "failed", "step": step, "reason": reason})
-  return Outcome(name, "failed", reason)
-
-
 # --- launchers -------------------------------------------------------------------------
 
 def _run_local(sweep: Sweep, todo, base_overrides, parallel: int, **_) -> list[Outcome]:
@@ -171,11 +132,11 @@ def _run_processes(sweep: Sweep, todo, base_overrides, parallel: int) -> list[Ou
       if process.returncode == 0:  # finished, or stopped by a signal with a checkpoint
         with open(os.path.join(workdir, "config.json")) as f:
           steps = gconfig.from_json(f.read()).train.num_steps
-        outcomes.append(_finished(workdir, member.name, _checkpoint_step(workdir), steps))
+        outcomes.append(finished(workdir, member.name, _checkpoint_step(workdir), steps))
         if outcomes[-1].status == "stopped":  # the signal reached the sweep: start no more
           pending.clear()
       else:
-        outcomes.append(_failed(workdir, member.name, _last_error(workdir, process.returncode)))
+        outcomes.append(failed(workdir, member.name, _last_error(workdir, process.returncode)))
   return outcomes
 
 
@@ -212,11 +173,11 @@ def _run_vectorized(sweep: Sweep, todo, base_overrides, population_mode: str, **
     try:
       states, errors = runner.train_members(list(configs), list(workdirs), mode=population_mode)
     except GenjaxError as e:
-      outcomes += [_failed(w, m.name, str(e)) for m, w in zip(members, workdirs)]
+      outcomes += [failed(w, m.name, str(e)) for m, w in zip(members, workdirs)]
       continue
     for member, config, workdir, state, error in zip(members, configs, workdirs, states, errors):
-      outcomes.append(_failed(workdir, member.name, str(error)) if error is not None
-                      else _finished(workdir, member.name, int(state.step),
+      outcomes.append(failed(workdir, member.name, str(error)) if error is not None
+                      else finished(workdir, member.name, int(state.step),
                                      config.train.num_steps))
     if any(o.status == "stopped" for o in outcomes):  # a signal: resume on relaunch
       break
@@ -259,13 +220,6 @@ def _run_slurm(sweep: Sweep, todo, base_overrides, slurm: SlurmOptions, **_) -> 
     try:
       outcomes.append(job.result())
     except Exception as e:  # pylint: disable=broad-except  # the task died outside genjax
-      outcomes.append(_failed(workdir, member.name,
+      outcomes.append(failed(workdir, member.name,
                               f"slurm task {job.job_id} failed: {str(e).splitlines()[-1][:200]}"))
   return outcomes
-
-
-def _write_json(path: str, payload: dict) -> None:
-  tmp = f"{path}.{os.getpid()}.tmp"  # several launchers may share a sweep root
-  with open(tmp, "w") as f:
-    json.dump(payload, f, indent=2, default=list)
-  os.replace(tmp, path)

@@ -21,7 +21,8 @@ import os
 import numpy as np
 
 from genjax.errors import CheckpointError
-from genjax.sweeps.launch import STATUS_FILE, SWEEP_FILE
+from genjax.sweeps.launch import SWEEP_FILE
+from genjax.sweeps.member import STATUS_FILE
 from genjax.train.log import read_metrics
 
 _SEED_KEYS = ("seed",)

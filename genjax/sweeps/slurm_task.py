@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import submitit
 
-from genjax.sweeps import launch
+from genjax.sweeps import member
 
 
 class MemberTask(submitit.helpers.Checkpointable):
   """Trains one sweep member; requeued as the same call after preemption."""
 
   def __call__(self, config_spec: str, overrides: dict, workdir: str, name: str):
-    return launch.train_member(config_spec, overrides, workdir, name)
+    return member.train_member(config_spec, overrides, workdir, name)

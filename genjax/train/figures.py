@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from genjax import viz
+from genjax.core import family as contract
 from genjax.evals import translation
 from genjax.evals.context import EvalContext
 from genjax.evals.latents import traversal_codes
@@ -21,14 +22,14 @@ def write_figures(ctx: EvalContext) -> list[str]:
   """Writes the figures the family supports under figures/; returns their paths."""
   written = []
   rng_sample = jax.random.fold_in(ctx.rng, ctx.step)
-  if hasattr(ctx.family, "translate"):  # no prior to sample: show held-out translations
+  if contract.has(ctx.family, contract.Translator):  # no prior to sample: show held-out translations
     x = ctx.first_examples(_NUM_RECON)["x"]
     path = ctx.path("figures", "translations.png")
     translation.translate_and_save(ctx, x, path)
     return [path]
-  if hasattr(ctx.family, "sample"):
+  if contract.has(ctx.family, contract.Sampler):
     written.append(write_samples(ctx, rng_sample, ctx.config.train.num_figure_samples))
-  if ctx.info.kind == "image" and hasattr(ctx.family, "encode") and hasattr(ctx.family, "decode"):
+  if ctx.info.kind == "image" and contract.has(ctx.family, contract.Encoder, contract.Decoder):
     written += [_reconstructions(ctx), _traversal(ctx)]
   return [p for p in written if p]
 

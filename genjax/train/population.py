@@ -32,8 +32,8 @@ import ml_collections
 import numpy as np
 
 from genjax import config as gconfig
+from genjax.core import devices
 from genjax.errors import ConfigError
-from genjax.train import parallel
 
 MODES = ("auto", "vmap", "loop")
 _MAY_DIFFER = ("hparams.", "seed")
@@ -69,10 +69,10 @@ class LoopStepper:
   def __init__(self, multistep, mesh):
     self._mesh = mesh
     self._fn = jax.jit(multistep, donate_argnums=(0, 4),
-                       in_shardings=(parallel.replicated(mesh), parallel.batch_sharding(mesh, 1),
-                                     parallel.replicated(mesh), parallel.replicated(mesh),
-                                     parallel.replicated(mesh)),
-                       out_shardings=(parallel.replicated(mesh), parallel.replicated(mesh)))
+                       in_shardings=(devices.replicated(mesh), devices.batch_sharding(mesh, 1),
+                                     devices.replicated(mesh), devices.replicated(mesh),
+                                     devices.replicated(mesh)),
+                       out_shardings=(devices.replicated(mesh), devices.replicated(mesh)))
 
   def pack(self, members: list[tuple]) -> list[tuple]:
     return list(members)
@@ -81,12 +81,12 @@ class LoopStepper:
     return packed
 
   def __call__(self, packed, batches: list[dict], rngs: list, hps: list, alive: list[bool]):
-    sharding = parallel.batch_sharding(self._mesh, 1)
+    sharding = devices.batch_sharding(self._mesh, 1)
     out = []
     for (state, acc), batch, rng, hp, live in zip(packed, batches, rngs, hps, alive):
       if live:  # a diverged member is no longer stepped
         with jax.transfer_guard("allow"):
-          batch = parallel.to_global(batch, sharding)
+          batch = devices.to_global(batch, sharding)
         with jax.transfer_guard("disallow"):  # no hidden host<->device copies in the hot loop
           state, acc = self._fn(state, batch, rng, hp, acc)
       out.append((state, acc))
@@ -111,11 +111,11 @@ class VmapStepper:
     self._population_sharded = (jax.process_count() == 1 and size % jax.device_count() == 0
                                 and jax.device_count() > 1)
     if self._population_sharded:
-      members = NamedSharding(mesh, PartitionSpec(parallel.DATA_AXIS))
+      members = NamedSharding(mesh, PartitionSpec(devices.DATA_AXIS))
       batches = members
     else:
-      members = parallel.replicated(mesh)
-      batches = parallel.batch_sharding(mesh, 2)  # [P, S, B, ...]: split B
+      members = devices.replicated(mesh)
+      batches = devices.batch_sharding(mesh, 2)  # [P, S, B, ...]: split B
     self._members_sharding, self._batch_sharding = members, batches
     self._fn = jax.jit(jax.vmap(multistep), donate_argnums=(0, 4),
                        in_shardings=(members, batches, members, members, members),
@@ -135,7 +135,7 @@ class VmapStepper:
     states, accs = packed
     stacked = {k: np.stack([b[k] for b in batches]) for k in batches[0]}
     with jax.transfer_guard("allow"):
-      stacked = parallel.to_global(stacked, self._batch_sharding)
+      stacked = devices.to_global(stacked, self._batch_sharding)
     with jax.transfer_guard("disallow"):
       return self._fn(states, stacked, rngs, hps, accs)
 

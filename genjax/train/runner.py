@@ -20,14 +20,14 @@ import numpy as np
 
 from genjax import config as gconfig
 from genjax import evals as gevals
-from genjax.data import pipeline, resample
+from genjax.core.state import TrainState
+from genjax.data import pipeline
 from genjax.errors import CheckpointError, TrainingDiverged
 from genjax.evals.context import EvalContext
-from genjax.train import figures, lock, population
+from genjax.train import figures, judge, lock, population, resample
 from genjax.train.checkpoint import Checkpointer
 from genjax.train.log import MetricsLog, Progress
 from genjax.train.session import TRAIN_STREAM, Session, open_session
-from genjax.train.state import TrainState
 
 
 # ======================================================================================
@@ -211,6 +211,9 @@ def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: 
   lead = sessions[0]
   for session in sessions:
     prepare_workdir(session.config, session.workdir, session)
+  if configs[0].train.eval_every:  # judges are trained before the run, not inside an evaluator
+    eval_names = judge.supply(eval_names, configs[0].data.name, int(lead.test.info.x_shape[0]),
+                              train_and_evaluate)
   starts = [_latest_step(s) for s in sessions]
   if len(set(starts)) > 1:  # e.g. killed between two members' saves: step the groups apart
     return _train_by_start_step(configs, workdirs, mode, starts)

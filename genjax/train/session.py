@@ -14,6 +14,7 @@ import numpy as np
 from genjax import config as gconfig
 from genjax import data as gdata
 from genjax import models
+from genjax.core import devices
 from genjax.data.base import Source
 from genjax.errors import CheckpointError, ConfigError
 from genjax.evals.context import EvalContext
@@ -48,7 +49,7 @@ class Session:
 
   @property
   def replicated(self):
-    return parallel.replicated(self.mesh)
+    return devices.replicated(self.mesh)
 
   def rng(self, stream: int) -> jax.Array:
     return jax.random.fold_in(self.key, stream)
@@ -59,8 +60,8 @@ class Session:
     gconfig.validate(config)
     return dataclasses.replace(
         self, config=config, workdir=workdir,
-        hp=parallel.replicate(gconfig.hparams_as_arrays(config), self.mesh),
-        key=parallel.replicate(jax.random.key(config.seed), self.mesh))
+        hp=devices.replicate(gconfig.hparams_as_arrays(config), self.mesh),
+        key=devices.replicate(jax.random.key(config.seed), self.mesh))
 
   def init_state(self):
     example = self.train.get_batch(np.arange(1))
@@ -83,15 +84,15 @@ class Session:
   def eval_context(self, state, step: int) -> EvalContext:
     return EvalContext(config=self.config, family=self.family, state=state, step=step,
                        hp=self.hp, rng=self.rng(EVAL_STREAM), test=self.test, mesh=self.mesh,
-                       workdir=self.workdir)
+                       workdir=self.workdir, open_run=open_trained)
 
 
 def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   """Validates config, joins a multi-host job if any, loads the data and builds the family."""
   gconfig.validate(config)
   parallel.maybe_initialize_distributed()
-  mesh = parallel.make_mesh()
-  parallel.check_batch_divisible(config.data.batch_size, "batch_size")
+  mesh = devices.make_mesh()
+  devices.check_batch_divisible(config.data.batch_size, "batch_size")
   train = gdata.load(config.data, "train")
   test = gdata.load(config.data, "test")
   if config.data.batch_size > len(train):
@@ -100,8 +101,8 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
                       "data.batch_size" + (" or raise data.num_train" if config.data.num_train
                                            else ""))
   family = models.build_family(config, train.info)
-  hp = parallel.replicate(gconfig.hparams_as_arrays(config), mesh)
-  key = parallel.replicate(jax.random.key(config.seed), mesh)
+  hp = devices.replicate(gconfig.hparams_as_arrays(config), mesh)
+  key = devices.replicate(jax.random.key(config.seed), mesh)
   example = train.get_batch(np.arange(config.data.batch_size))  # shapes only: eval_shape
   abstract_state = jax.eval_shape(family.init, key, example, hp)
   _, metric_shapes = jax.eval_shape(family.train_step, abstract_state, example, key, hp)
@@ -154,6 +155,11 @@ def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, 
   ctx = session.eval_context(state, step)
   ctx.run_fingerprint = fingerprint
   return session, ctx
+
+
+def open_trained(workdir: str) -> EvalContext:
+  """The evaluation context of a run directory's latest checkpoint (e.g. a judge's)."""
+  return load_trained(workdir)[1]
 
 
 def _with_sharding(abstract, sharding):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from genjax.core.dataset import DatasetInfo
 from genjax.data import pipeline
-from genjax.data.base import DatasetInfo
 
 
 class _Indices:

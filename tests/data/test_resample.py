@@ -9,12 +9,13 @@ import pytest
 
 from genjax import config as gconfig
 from genjax import data as gdata
-from genjax.data import digits, rare, resample
-from genjax.data.base import ArraySource, DatasetInfo
+from genjax.core.dataset import DatasetInfo
+from genjax.data import digits, rare
+from genjax.data.base import ArraySource
 from genjax.data.pipeline import TrainBatches
 from genjax.errors import ConfigError
 from genjax.evals import per_class
-from genjax.train import runner
+from genjax.train import resample, runner
 from tests.conftest import (assert_same_params, load, read_metrics, run_cli,
                             straight_and_resumed_runs)
 

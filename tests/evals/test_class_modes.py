@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from genjax.data import stacked_digits
-from genjax.evals import judge
 from genjax.evals.class_modes import histogram_stats
+from genjax.train import judge, runner
 from tests.conftest import load
 
 
@@ -36,9 +36,9 @@ def test_stacked_digits_channels_are_digits_with_a_three_digit_label():
 
 def test_judge_is_trained_once_cached_and_accurate(tmp_path):
   cfg = {"cache_dir": str(tmp_path)}
-  first = judge.digits_judge(8, cfg)
+  first = judge.digits_judge(8, cfg, runner.train_and_evaluate)
   assert first.accuracy > 0.9
-  cached = judge.digits_judge(8, cfg)  # second call restores instead of training
+  cached = judge.digits_judge(8, cfg, runner.train_and_evaluate)  # second call restores instead of training
   assert len(list(tmp_path.iterdir())) == 1
   test = load("vae.py:digits").data
   from genjax.data import digits  # pylint: disable=g-import-not-at-top

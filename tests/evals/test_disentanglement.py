@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sklearn
 
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
 from genjax.errors import ConfigError
 from genjax.evals import disentanglement
 from genjax.evals import disentanglement_metrics as dm

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from genjax.core.state import TrainState
 from genjax.errors import CapabilityError
 from genjax.evals import likelihood, outliers
 from genjax.evals.context import EvalContext
-from genjax.train.state import TrainState
+from genjax.models import likelihoods
 
 X_DIM, Z_DIM, NOISE_STD = 4, 2, 0.5
 
@@ -51,6 +52,10 @@ class _LinearGaussianVAE:
     mean_BD = (x_BX - p["b"]) @ p["w"].T @ cov_DD / s2
     logvar_BD = jnp.broadcast_to(jnp.log(self.var_scale * jnp.diag(cov_DD)), mean_BD.shape)
     return self.mean_scale * mean_BD, logvar_BD
+
+  def log_joint(self, state, x_BX, z_SBD):
+    out = self.decoder.apply({"params": state.params["decoder"]}, z_SBD.reshape(-1, Z_DIM))
+    return likelihoods.log_joint(out, x_BX, z_SBD, self.likelihood)
 
 
 def _model(w: np.ndarray, seed: int = 0, num: int = 64):

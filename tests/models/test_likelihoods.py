@@ -13,7 +13,7 @@ from scipy import stats
 
 from genjax import data as gdata
 from genjax import models
-from genjax.data.base import DatasetInfo
+from genjax.core.dataset import DatasetInfo
 from genjax.errors import ConfigError
 from genjax.models import likelihoods
 from genjax.train import runner

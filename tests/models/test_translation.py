@@ -14,12 +14,12 @@ import pytest
 from genjax import config as gconfig
 from genjax import data as gdata
 from genjax import models
+from genjax.core.optim import learning_rate_schedule
 from genjax.data import translation as tdata
 from genjax.errors import CapabilityError, ConfigError
 from genjax.evals.translation import image_errors, to_channels, translate_and_save
 from genjax.models import cyclegan, pix2pix
 from genjax.train import runner, session
-from genjax.train.optim import learning_rate_schedule
 from tests.conftest import load, read_metrics
 
 LN2 = float(np.log(2.0))

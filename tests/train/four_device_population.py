@@ -17,7 +17,8 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from genjax import config as gconfig  # pylint: disable=wrong-import-position
-from genjax.train import parallel, population, runner  # pylint: disable=wrong-import-position
+from genjax.core import devices  # pylint: disable=wrong-import-position
+from genjax.train import population, runner  # pylint: disable=wrong-import-position
 from tests.conftest import F32_UNIT_ROUNDOFF, REL_STEP  # pylint: disable=wrong-import-position
 
 STEPS, MOMENTUM = 20, 0.9  # SGD with momentum optim.b1 = 0.9
@@ -46,7 +47,7 @@ def main(config_path, root):
       bound = (STEPS * REL_STEP * np.max(np.abs(x1 - x0)) / (1 - MOMENTUM)
                + 4 * F32_UNIT_ROUNDOFF * np.abs(b))
       worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(bound, 1e-30))))
-  stepper = population.VmapStepper(runner.make_multistep(lambda *a: a), parallel.make_mesh(), 4)
+  stepper = population.VmapStepper(runner.make_multistep(lambda *a: a), devices.make_mesh(), 4)
   print(json.dumps({"devices": jax.device_count(), "errors": [str(e) for e in errors if e],
                     "population_sharded": stepper._population_sharded,  # pylint: disable=protected-access
                     "worst_over_bound": worst}))

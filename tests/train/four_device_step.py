@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from genjax import config as gconfig  # pylint: disable=wrong-import-position
 from genjax import data as gdata  # pylint: disable=wrong-import-position
 from genjax import models  # pylint: disable=wrong-import-position
-from genjax.train import parallel, runner, session  # pylint: disable=wrong-import-position
+from genjax.core import devices  # pylint: disable=wrong-import-position
+from genjax.train import runner, session  # pylint: disable=wrong-import-position
 from tests.conftest import F32_UNIT_ROUNDOFF, REL_STEP  # pylint: disable=wrong-import-position
 
 STEPS, MOMENTUM = 3, 0.9  # SGD with momentum optim.b1 = 0.9
@@ -43,11 +44,11 @@ def main(config_path):
                          {"x": jax.device_put(batches, jax.devices()[0])}, rng, hp,
                          jax.device_put(acc0, jax.devices()[0]))
 
-  mesh = parallel.make_mesh()
-  rep, data = parallel.replicated(mesh), parallel.batch_sharding(mesh, 1)
+  mesh = devices.make_mesh()
+  rep, data = devices.replicated(mesh), devices.batch_sharding(mesh, 1)
   sharded_step = jax.jit(multistep, in_shardings=(rep, data, rep, rep, rep),
                          out_shardings=(rep, rep))
-  x = parallel.to_global({"x": batches}, data)
+  x = devices.to_global({"x": batches}, data)
   many, _ = sharded_step(jax.device_put(state0, rep), x, rng, hp, jax.device_put(acc0, rep))
   first, _ = one_device(jax.device_put(state0, jax.devices()[0]),
                         {"x": jax.device_put(batches[:1], jax.devices()[0])}, rng, hp,

@@ -105,8 +105,7 @@ def _short_judge(config, ev) -> None:
   """class_modes judges samples with a digits classifier that it trains (2,000 steps) on
   first use into its cache: give it one trained for one dispatch instead (the fingerprint
   ignores train.num_steps, so the evaluator takes it for its own)."""
-  from genjax.evals import judge  # pylint: disable=g-import-not-at-top
-  from genjax.train import runner  # pylint: disable=g-import-not-at-top
+  from genjax.train import judge, runner  # pylint: disable=g-import-not-at-top
   clf, workdir = judge.judge_run(8 * config.data.upscale, ev)
   if not os.path.exists(os.path.join(workdir, "evals", "accuracy.json")):
     clf.train.num_steps = clf.train.steps_per_call

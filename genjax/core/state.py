@@ -1,4 +1,8 @@
-"""TrainState: the one pytree a family's compiled step reads and returns."""
+"""TrainState: the one pytree a family's compiled step reads and returns.
+
+Every family builds it, the runner steps it and the checkpoints store it, so it lives on
+the ground floor that all of them import.
+"""
 from __future__ import annotations
 
 from typing import Any

@@ -51,10 +51,11 @@ import ml_collections
 import numpy as np
 
 from genjax import config as gconfig
+from genjax.core import devices
+from genjax.core import family as contract
 from genjax.data.base import Source
 from genjax.data.pipeline import TrainBatches
 from genjax.errors import ConfigError
-from genjax.train import parallel
 
 
 def latent_probabilities(z_ND: np.ndarray, bins: int, alpha: float) -> np.ndarray:
@@ -134,11 +135,11 @@ def encode_all(encode: Callable, state: Any, source: Source, batch_size: int,
   n, procs = len(source), jax.process_count()
   local = batch_size // procs
   lo = jax.process_index() * local
-  sharding = parallel.batch_sharding(mesh)
+  sharding = devices.batch_sharding(mesh)
   codes = []
   for start in range(0, n, batch_size):
     idx = np.minimum(np.arange(start, start + batch_size), n - 1)
-    x = parallel.to_global({"x": source.get_batch(idx[lo:lo + local])["x"]}, sharding)["x"]
+    x = devices.to_global({"x": source.get_batch(idx[lo:lo + local])["x"]}, sharding)["x"]
     z = encode(state, x)
     if procs > 1:
       from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
@@ -190,7 +191,7 @@ def from_config(config: ml_collections.ConfigDict, family: Any, source: Source,
   method = gconfig.optional(config, "data.resample")
   if method == "none":
     return None
-  if not hasattr(family, "encode"):
+  if not contract.has(family, contract.Encoder):
     raise ConfigError(
         f"data.resample='{method}' needs a model with an encoder, but model.family="
         f"'{config.model.family}' has none; use a vae or autoencoder, or set data.resample='none'")
@@ -198,7 +199,7 @@ def from_config(config: ml_collections.ConfigDict, family: Any, source: Source,
   if method == "latent_knn" and k >= len(source):
     raise ConfigError(f"data.resample_k={k} must be below the {len(source)} training examples")
   batch_size = int(config.data.eval_batch_size)
-  parallel.check_batch_divisible(batch_size, "eval_batch_size")
+  devices.check_batch_divisible(batch_size, "eval_batch_size")
   return Resampler(every=int(gconfig.optional(config, "data.resample_every")),
                    bins=int(gconfig.optional(config, "data.resample_bins")),
                    alpha=float(gconfig.optional(config, "data.resample_alpha")),
