@@ -7,13 +7,14 @@ import ml_collections
 
 from genjax.core.dataset import DatasetInfo
 from genjax.errors import ConfigError
-from genjax.models import autoencoder, classifier, cyclegan, diffusion, gan, pix2pix, vae
+from genjax.models import autoencoder, classifier, cyclegan, diffusion, flow, gan, pix2pix, vae
 
 FAMILIES = {
     "autoencoder": autoencoder.Autoencoder,
     "classifier": classifier.Classifier,
     "cyclegan": cyclegan.CycleGAN,
     "diffusion": diffusion.Diffusion,
+    "flow": flow.Flow,
     "gan": gan.GAN,
     "pix2pix": pix2pix.Pix2Pix,
     "vae": vae.VAE,

@@ -14,10 +14,12 @@ class MLP(nn.Module):
     widths: hidden layer widths.
     out_dim: output width.
     activation: nonlinearity between layers.
+    zero_out: start the last layer at zero (a flow's coupling then starts as the identity).
   """
   widths: Sequence[int]
   out_dim: int
   activation: str = "relu"
+  zero_out: bool = False
 
   @nn.compact
   def __call__(self, x_BD: jax.Array) -> jax.Array:
@@ -25,4 +27,6 @@ class MLP(nn.Module):
     h = x_BD.reshape(x_BD.shape[0], -1)
     for width in self.widths:
       h = act(nn.Dense(width)(h))
+    if self.zero_out:
+      return nn.Dense(self.out_dim, kernel_init=nn.initializers.zeros)(h)
     return nn.Dense(self.out_dim)(h)
