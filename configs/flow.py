@@ -11,6 +11,10 @@ to 64 dims, uniformly dequantised on their 17 counts: bits/dim of the likelihood
 digits row), smoke (tiny, for tests). Model keys (checked by genjax/models/flow.py):
 widths (each coupling's MLP), num_couplings (flow steps), logit_alpha (images' logit
 transform), levels (images: pixel values k / levels).
+
+Measured (2 loaded CPU cores): ring8 exact held-out NLL -2.46 nats vs the true -4.30 (gap
+1.84; 16 couplings x 20k steps: gap 0.97), 8/8 modes; grid25 gap 2.11, 25/25 modes; digits
+2.178 bits/dim (96.6 nats). Target on ring8: gap <= 0.05 nats, not reached (README).
 """
 from genjax import config as gconfig
 

@@ -153,7 +153,8 @@ def check_model_config(m: ml_collections.ConfigDict) -> None:
     if key not in m:
       raise ConfigError(f"the flow family needs config.model.{key}; configs/flow.py sets it")
   if not (m.widths and all(isinstance(w, int) and w > 0 for w in m.widths)):
-    raise ConfigError(f"config.model.widths={m.widths!r} must be positive integers, e.g. (128, 128)")
+    raise ConfigError(f"config.model.widths={m.widths!r} must be positive integers, "
+                      "e.g. (128, 128)")
   if not (isinstance(m.num_couplings, int) and m.num_couplings > 0):
     raise ConfigError(f"config.model.num_couplings={m.num_couplings!r} must be a positive integer")
   if not 0 <= m.logit_alpha < 0.5:
