@@ -25,6 +25,7 @@ import numpy as np
 
 from genjax import config as gconfig
 from genjax import evals as gevals
+from genjax import models
 from genjax.core import family as contract
 from genjax.errors import GenjaxError
 from genjax.train import judge, runner, session
@@ -45,11 +46,11 @@ def train(config: ml_collections.ConfigDict | str, workdir: str,
     The trained run at its final checkpoint.
   """
   if isinstance(config, str):
-    config = gconfig.load_config(config, overrides)
+    config = gconfig.load_config(config, overrides, models.config_rules)
   else:
     config = copy.deepcopy(config)  # the caller's config stays as it was
     gconfig.apply_overrides(config, overrides or {})
-    gconfig.validate(config)
+    gconfig.validate(config, models.config_rules)
   runner.train_and_evaluate(config, workdir)
   return load(workdir)
 

@@ -57,7 +57,7 @@ class Session:
   def for_member(self, config: ml_collections.ConfigDict, workdir: str) -> "Session":
     """This session for another population member: same data, family and shapes, but its
     own config (hparams, seed), run directory, traced hparams and keys."""
-    gconfig.validate(config)
+    gconfig.validate(config, models.config_rules)
     return dataclasses.replace(
         self, config=config, workdir=workdir,
         hp=devices.replicate(gconfig.hparams_as_arrays(config), self.mesh),
@@ -90,7 +90,7 @@ class Session:
 
 def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   """Validates config, joins a multi-host job if any, loads the data and builds the family."""
-  gconfig.validate(config)
+  gconfig.validate(config, models.config_rules)
   parallel.maybe_initialize_distributed()
   mesh = devices.make_mesh()
   devices.check_batch_divisible(config.data.batch_size, "batch_size")
