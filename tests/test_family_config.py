@@ -60,3 +60,10 @@ def test_an_unknown_key_in_a_config_file_is_one_cli_line_and_exit_2(tmp_path):
   assert proc.stderr.strip() == (f"genjax: error: config file '{path}': unknown config key "
                                  "'config.train.num_step'; did you mean 'config.train.num_steps'?")
   assert not (tmp_path / "run").exists()
+
+
+def test_a_family_without_config_rules_is_one_line_naming_what_to_define(monkeypatch):
+  monkeypatch.setitem(models.FAMILIES, "bare", type("Bare", (), {}))
+  with pytest.raises(ConfigError, match=r"model family 'bare' states no config rules; define "
+                     r"the classmethod Bare.config_rules\(\)"):
+    models.config_rules("bare")

@@ -36,7 +36,11 @@ def config_rules(name: str) -> dict[str, gconfig.Rule]:
     Dotted key -> (check, allowed values) for every key the family reads beyond the
     generic sections.
   """
-  return _family_class(name).config_rules()
+  cls = _family_class(name)
+  if not hasattr(cls, "config_rules"):  # a new family's author forgot them: say what to add
+    raise ConfigError(f"model family '{name}' states no config rules; define the classmethod "
+                      f"{cls.__name__}.config_rules() (see genjax/models/config_rules.py)")
+  return cls.config_rules()
 
 
 def _family_class(name: str):
