@@ -17,7 +17,7 @@ import optax
 from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
-from genjax.models import common, likelihoods, nets
+from genjax.models import common, config_rules, likelihoods, nets, vae_objectives
 
 _CODE_EMA = 0.99
 
@@ -31,6 +31,12 @@ class Autoencoder:
   likelihood: str
   optimizer: optax.GradientTransformation
   levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.DECODER,
+            **vae_objectives.CONFIG_RULES}  # its configs are the VAE's, objectives unused
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Autoencoder":

@@ -20,7 +20,7 @@ from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
-from genjax.models import common, nets
+from genjax.models import common, config_rules, nets
 from genjax.nets import conv, mlp
 
 
@@ -62,6 +62,11 @@ class Classifier:
   """A classifier family; build it with `Classifier.from_config(config, info)`."""
   net: nn.Module
   optimizer: optax.GradientTransformation
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return dict(config_rules.BASE)
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Classifier":

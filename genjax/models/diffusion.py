@@ -37,7 +37,7 @@ from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
-from genjax.models import common
+from genjax.models import common, config_rules
 from genjax.models import diffusion_samplers as samplers
 from genjax.models.diffusion_schedule import PREDICTIONS, VARIANCES, Schedule, gather
 from genjax.nets.diffusion_unet import TimeMLP, UNet
@@ -147,6 +147,15 @@ class Diffusion:
   nll_chunk: int
   optimizer: optax.GradientTransformation
   levels: int = _8BIT  # images: values k / levels (model.levels), in training and the bound
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.LEVELS, **config_rules.known(
+        "model.timesteps", "model.schedule", "model.prediction", "model.variance",
+        "model.sampler", "model.sample_steps", "model.eta", "model.nll_chunk",
+        "model.conditional", "model.label_dropout", "model.channel_mults",
+        "model.num_res_blocks", "hparams.guidance", "hparams.ema_decay")}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Diffusion":

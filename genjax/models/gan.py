@@ -17,11 +17,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from genjax import config as gconfig
 from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
-from genjax.models import gan_losses, nets
+from genjax.models import config_rules, gan_losses, nets
 from genjax.nets import dcgan, mlp
 
 
@@ -38,6 +39,14 @@ class GAN:
   image: bool
   opt_gen: optax.GradientTransformation
   opt_disc: optax.GradientTransformation
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.DISC_LEARNING_RATE,
+            "model.loss": gconfig.one_of(gan_losses.LOSSES),
+            **config_rules.known("model.conditional", "model.disc_steps", "model.pack",
+                                 "hparams.r1_gamma")}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "GAN":

@@ -26,7 +26,7 @@ from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
-from genjax.models import common, likelihoods, nets
+from genjax.models import config_rules, common, likelihoods, nets
 from genjax.models import vae_objectives as objectives
 from genjax.models.vae_objectives import gaussian_kl
 
@@ -55,6 +55,11 @@ class VAE:
   discriminator: nn.Module | None = None  # FactorVAE's
   disc_optimizer: optax.GradientTransformation | None = None
   levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.DECODER, **objectives.CONFIG_RULES}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "VAE":

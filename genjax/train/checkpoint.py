@@ -119,8 +119,10 @@ class Checkpointer:
   # Restoring
   # ------------------------------------------------------------------------------------
 
-  def restore_latest(self, abstract_state: Any, abstract_acc: Any):
+  def restore_latest(self, abstract_state: Any, abstract_acc: Any, only: int | None = None):
     """Restores the newest intact step: (step, state, acc, data_state), or None if none.
+
+    `only` restores that step alone (None if it is damaged); the caller checks that it exists.
 
     Each step is checked from the cheap end: its `meta` item (JSON) must carry this
     config's fingerprint, then the saved arrays' shapes and dtypes (Orbax's metadata) must
@@ -129,7 +131,7 @@ class Checkpointer:
     time; a step that fails here is damaged: it is moved aside to checkpoints_unreadable/
     (only skipped when read-only) with a warning, and the previous step is tried.
     """
-    for step in reversed(self.all_steps()):
+    for step in reversed(self.all_steps()) if only is None else [only]:
       try:
         meta = self._manager.restore(step, args=ocp.args.Composite(
             meta=ocp.args.JsonRestore())).meta

@@ -57,7 +57,7 @@ class Session:
   def for_member(self, config: ml_collections.ConfigDict, workdir: str) -> "Session":
     """This session for another population member: same data, family and shapes, but its
     own config (hparams, seed), run directory, traced hparams and keys."""
-    gconfig.validate(config)
+    gconfig.validate(config, models.config_rules)
     return dataclasses.replace(
         self, config=config, workdir=workdir,
         hp=devices.replicate(gconfig.hparams_as_arrays(config), self.mesh),
@@ -81,10 +81,11 @@ class Session:
     return Checkpointer(self.workdir, self.config.train.keep_checkpoints,
                         gconfig.fingerprint(self.config))
 
-  def restore(self, checkpointer: Checkpointer):
-    """(step, state, acc, data_state) of the newest readable checkpoint, or None."""
+  def restore(self, checkpointer: Checkpointer, only: int | None = None):
+    """(step, state, acc, data_state) of the newest readable checkpoint (or of step
+    `only`), or None."""
     return checkpointer.restore_latest(_with_sharding(self.abstract_state, self.replicated),
-                                       _with_sharding(self.abstract_acc, self.replicated))
+                                       _with_sharding(self.abstract_acc, self.replicated), only)
 
   def eval_context(self, state, step: int) -> EvalContext:
     return EvalContext(config=self.config, family=self.family, state=state, step=step,
@@ -94,7 +95,7 @@ class Session:
 
 def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   """Validates config, joins a multi-host job if any, loads the data and builds the family."""
-  gconfig.validate(config)
+  gconfig.validate(config, models.config_rules)
   parallel.maybe_initialize_distributed()
   mesh = devices.make_mesh()
   devices.check_batch_divisible(config.data.batch_size, "batch_size")
@@ -134,14 +135,19 @@ def apply_use_overrides(config: ml_collections.ConfigDict, overrides: dict[str, 
       gconfig.apply_overrides(config, {key: value})
 
 
-def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, EvalContext]:
-  """The session and an evaluation context for the latest checkpoint of a run directory.
+def load_trained(workdir: str, overrides: dict | None = None,
+                 step: int | None = None) -> tuple[Session, EvalContext]:
+  """The session and an evaluation context for a checkpoint of a run directory.
 
   Args:
     workdir: the run directory.
     overrides: dotted config keys to change for this use only: a diffusion model's
       sampler, step count and eta, or `evals.NAME.OPTION` (an evaluator's protocol
       size). The checkpoint is still matched against the saved config's fingerprint.
+    step: the checkpointed step to load (None: the latest readable one).
+
+  Returns:
+    (session, context) of the restored state.
   """
   config = gconfig.read_saved(workdir)
   fingerprint = gconfig.fingerprint(config)
@@ -150,9 +156,14 @@ def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, 
   # Read-only: a `train` may be running in this directory; only it moves or deletes steps.
   checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint, read_only=True)
   try:
-    restored = session.restore(checkpointer)
+    if step is not None and step not in checkpointer.all_steps():
+      raise CheckpointError(f"'{workdir}' has no checkpoint of step {step}; it holds steps "
+                            f"{checkpointer.all_steps()}: pass one of them, or None for the latest")
+    restored = session.restore(checkpointer, only=step)
   finally:
     checkpointer.close()
+  if restored is None and step is not None:
+    raise CheckpointError(f"checkpoint step {step} in '{workdir}' is unreadable; pass another step")
   if restored is None:
     raise CheckpointError(f"'{workdir}' has no checkpoint yet; let genjax train reach "
                           "train.checkpoint_every steps first")
