@@ -43,6 +43,9 @@ OPTIONAL = {
     # pixel values are k / levels, k = 0..levels: diffusion's image grid (255 = 8-bit) and
     # the n of a 'binomial' decoder (digits: 16)
     "model.levels": 255,
+    # gradient accumulation: k micro-batches of data.batch_size / k make one update of the
+    # whole batch (memory of B / k; models/common.py value_and_grad says what differs)
+    "train.grad_accum_steps": 1,
 }
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)
@@ -139,6 +142,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.factor_sizes": (lambda v: all(isinstance(s, int) and s > 0 for s in v),
                           "a list of positive integers (() = the dataset's own)"),
     "data.channels": (_in(0, 1, 3), "0 (from the files), 1 or 3"),
+    "train.grad_accum_steps": (_positive, "a positive integer (1 = off)"),
 }
 
 

@@ -7,7 +7,7 @@ import ml_collections
 
 from genjax.core.dataset import DatasetInfo
 from genjax.errors import ConfigError
-from genjax.models import autoencoder, classifier, cyclegan, diffusion, gan, pix2pix, vae
+from genjax.models import autoencoder, classifier, common, cyclegan, diffusion, gan, pix2pix, vae
 
 FAMILIES = {
     "autoencoder": autoencoder.Autoencoder,
@@ -28,4 +28,7 @@ def build_family(config: ml_collections.ConfigDict, info: DatasetInfo):
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise ConfigError(
         f"unknown model family '{name}'{hint}; set config.model.family to one of {sorted(FAMILIES)}")
-  return FAMILIES[name].from_config(config, info)
+  family = FAMILIES[name].from_config(config, info)
+  if not hasattr(family, "micro_batches"):  # pix2pix, cyclegan: see models/common.py
+    common.micro_batches(config, f"model.family='{name}' has no micro-batch path in its step")
+  return family

@@ -147,6 +147,7 @@ class Diffusion:
   nll_chunk: int
   optimizer: optax.GradientTransformation
   levels: int = _8BIT  # images: values k / levels (model.levels), in training and the bound
+  micro_batches: int = 1  # train.grad_accum_steps
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Diffusion":
@@ -164,7 +165,8 @@ class Diffusion:
                image=info.kind == "image", x_shape=tuple(info.x_shape),
                nll_chunk=m.nll_chunk,
                optimizer=make_optimizer(config.optim, config.train.num_steps),
-               levels=int(gconfig.optional(config, "model.levels")))
+               levels=int(gconfig.optional(config, "model.levels")),
+               micro_batches=common.micro_batches(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -181,7 +183,8 @@ class Diffusion:
   # --- training and evaluation --------------------------------------------------------
 
   def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
-    state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp)
+    state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp,
+                                          self.micro_batches)
     eps_sq_B, t_B = metrics.pop("eps_sq_B"), metrics.pop("t_B")
     n = state.step.astype(jnp.float32)
     decay = jnp.minimum(hp["ema_decay"], (1.0 + n) / (_EMA_WARMUP + n))
