@@ -46,6 +46,9 @@ OPTIONAL = {
     # gradient accumulation: k micro-batches of data.batch_size / k make one update of the
     # whole batch (memory of B / k; models/common.py value_and_grad says what differs)
     "train.grad_accum_steps": 1,
+    # an EMA of all params in state.ema, used by sampling, evaluation and figures (0 = the
+    # raw params; absent = no EMA kept); traced, so a population may vary it
+    "hparams.ema_decay": 0.0,
 }
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)
@@ -143,6 +146,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
                           "a list of positive integers (() = the dataset's own)"),
     "data.channels": (_in(0, 1, 3), "0 (from the files), 1 or 3"),
     "train.grad_accum_steps": (_positive, "a positive integer (1 = off)"),
+    "hparams.ema_decay": (lambda v: 0 <= v <= 1, "in [0, 1] (0 = off)"),
 }
 
 

@@ -116,6 +116,41 @@ def micro_batches(config, refused: str = "") -> int:
   return k
 
 
+# The decay at step n is min(hp['ema_decay'], (1 + n) / (10 + n)): early averages forget the
+# initialisation quickly instead of dragging it along for 1 / (1 - decay) steps.
+_EMA_WARMUP = 10.0
+
+
+def ema_decay(hp: dict, step: jax.Array) -> jax.Array:
+  """The EMA decay after `step` optimiser steps: hp['ema_decay'] (traced), warmed up."""
+  n = step.astype(jnp.float32)
+  return jnp.minimum(hp["ema_decay"], (1.0 + n) / (_EMA_WARMUP + n))
+
+
+def ema_update(ema, params, decay: jax.Array):
+  """One EMA step of every leaf: decay * ema + (1 - decay) * params (decay 0 = params)."""
+  return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+
+
+def with_param_ema(init: Callable, train_step: Callable) -> tuple[Callable, Callable]:
+  """A family's (init, train_step) that also keep an EMA of all params in state.ema.
+
+  For families whose own init leaves state.ema empty (all but diffusion, which updates its
+  EMA itself with the same `ema_decay`/`ema_update` because its analytic variances share
+  the decay). The EMA starts as a copy of the initial params and is updated inside the
+  compiled step after every optimiser step, from hp['ema_decay'] (traced, so members of a
+  population may differ in it).
+  """
+  def init_with_ema(rng, batch, hp):
+    state = init(rng, batch, hp)
+    return state.replace(ema=jax.tree.map(jnp.copy, state.params))
+
+  def step_with_ema(state, batch, rng, hp):
+    state, metrics = train_step(state, batch, rng, hp)
+    return state.replace(ema=ema_update(state.ema, state.params, ema_decay(hp, state.step))), metrics
+  return init_with_ema, step_with_ema
+
+
 def learning_rate(opt_state) -> jax.Array:
   """The current learning rate of an optimiser built by genjax.train.optim.make_optimizer."""
   if hasattr(opt_state, "hyperparams"):

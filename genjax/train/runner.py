@@ -220,7 +220,7 @@ def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: 
   members, packed_members, step = _open_members(sessions, share_streams=resampler is None)
   lock.record(workdirs)  # accepted: name this process to a second trainer
   t = configs[0].train
-  multistep = make_multistep(lead.family.train_step)
+  multistep = make_multistep(lead.train_step)
   chooser = population.Chooser(
       mode, multistep, lead.mesh, len(members), [s.rng(TRAIN_STREAM) for s in sessions],
       [s.hp for s in sessions], calls_left=(t.num_steps - step) // t.steps_per_call,
@@ -341,7 +341,8 @@ def _open_members(sessions: list[Session], share_streams: bool = True):
     ctx = session.eval_context(state, step)
     if members:  # share the lead's compiled evaluation functions
       ctx = dataclasses.replace(members[0].ctx, config=ctx.config, hp=ctx.hp, rng=ctx.rng,
-                                workdir=ctx.workdir, state=state, step=step)
+                                workdir=ctx.workdir, state=ctx.state, step=step,
+                                params=ctx.params)
     members.append(_Member(session=session, checkpointer=checkpointer, batches=batches,
                            log=MetricsLog(session.workdir, resume_step=step), ctx=ctx,
                            last_saved=step))
@@ -410,7 +411,7 @@ def _at_interval(members, unpacked, step, eval_names, evals_due, figures_due, sa
       m.last_saved = step
       if evals_due or figures_due:
         m.checkpointer.wait()
-    m.ctx.state, m.ctx.step = state, step
+    m.ctx.state, m.ctx.step = m.session.evaluated(state), step
     if evals_due:
       for name, numbers in gevals.run_evals(m.ctx, eval_names).items():
         m.log.write(step, f"eval/{name}", numbers)

@@ -4,7 +4,7 @@ the mesh, the data, the family, the derived keys and the abstract (shape-only) s
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +17,7 @@ from genjax import models
 from genjax.core import devices
 from genjax.data.base import Source
 from genjax.errors import CheckpointError, ConfigError
+from genjax.models import common
 from genjax.evals.context import EvalContext
 from genjax.train import parallel
 from genjax.train.checkpoint import Checkpointer
@@ -46,6 +47,8 @@ class Session:
   abstract_state: Any
   abstract_acc: Any
   metric_names: tuple[str, ...]
+  init: Callable  # family.init, or with_param_ema's (hparams.ema_decay set, no own EMA)
+  train_step: Callable  # likewise family.train_step
 
   @property
   def replicated(self):
@@ -65,7 +68,7 @@ class Session:
 
   def init_state(self):
     example = self.train.get_batch(np.arange(1))
-    init = jax.jit(self.family.init, out_shardings=self.replicated)
+    init = jax.jit(self.init, out_shardings=self.replicated)
     return init(self.rng(INIT_STREAM), example, self.hp)
 
   def init_acc(self):
@@ -81,10 +84,20 @@ class Session:
     return checkpointer.restore_latest(_with_sharding(self.abstract_state, self.replicated),
                                        _with_sharding(self.abstract_acc, self.replicated))
 
+  @property
+  def evaluates_ema(self) -> bool:
+    """Whether sampling, evaluation and figures use the params' EMA (hparams.ema_decay > 0)."""
+    return float(self.config.hparams.get("ema_decay", 0.0)) > 0
+
+  def evaluated(self, state):
+    """The state that evaluators and figures see: params replaced by their EMA when on."""
+    return state.replace(params=state.ema) if self.evaluates_ema else state
+
   def eval_context(self, state, step: int) -> EvalContext:
-    return EvalContext(config=self.config, family=self.family, state=state, step=step,
-                       hp=self.hp, rng=self.rng(EVAL_STREAM), test=self.test, mesh=self.mesh,
-                       workdir=self.workdir, open_run=open_trained)
+    return EvalContext(config=self.config, family=self.family, state=self.evaluated(state),
+                       step=step, hp=self.hp, rng=self.rng(EVAL_STREAM), test=self.test,
+                       mesh=self.mesh, workdir=self.workdir, open_run=open_trained,
+                       params="ema" if self.evaluates_ema else "raw")
 
 
 def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
@@ -104,12 +117,17 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   hp = devices.replicate(gconfig.hparams_as_arrays(config), mesh)
   key = devices.replicate(jax.random.key(config.seed), mesh)
   example = train.get_batch(np.arange(config.data.batch_size))  # shapes only: eval_shape
-  abstract_state = jax.eval_shape(family.init, key, example, hp)
-  _, metric_shapes = jax.eval_shape(family.train_step, abstract_state, example, key, hp)
+  init, train_step = family.init, family.train_step
+  abstract_state = jax.eval_shape(init, key, example, hp)
+  if "ema_decay" in hp and not abstract_state.ema:  # a family with its own EMA keeps it
+    init, train_step = common.with_param_ema(init, train_step)
+    abstract_state = jax.eval_shape(init, key, example, hp)
+  _, metric_shapes = jax.eval_shape(train_step, abstract_state, example, key, hp)
   names = tuple(sorted(metric_shapes))
   return Session(config=config, workdir=workdir, mesh=mesh, train=train, test=test, family=family,
                  hp=hp, key=key, abstract_state=abstract_state,
-                 abstract_acc=jax.eval_shape(lambda: init_accumulator(names)), metric_names=names)
+                 abstract_acc=jax.eval_shape(lambda: init_accumulator(names)), metric_names=names,
+                 init=init, train_step=train_step)
 
 
 # What may change for a use of a trained run: how a diffusion model samples.

@@ -84,3 +84,85 @@ def test_accumulation_refusals_are_one_line(tmp_path, overrides, phrase):
   with pytest.raises(ConfigError, match=phrase) as e:
     _opened("vae.py:toy2d", tmp_path, **overrides)
   assert "\n" not in str(e.value)
+
+
+# ======================================================================================
+# Parameter EMA
+# ======================================================================================
+
+def test_ema_after_n_steps_equals_the_closed_form_of_the_raw_trajectory(tmp_path):
+  """ema_N = prod_n d_n p_0 + sum_i (1 - d_i) prod_{j>i} d_j p_i, d_n = min(d, (1+n)/(10+n)),
+  computed in float64 from the raw params p_0..p_N of a GAN (both players averaged)."""
+  s, state, batch = _opened("gan.py:smoke", tmp_path, hparams__ema_decay=0.5)
+  step = jax.jit(s.train_step)
+  rng = s.rng(gsession.TRAIN_STREAM)
+  trajectory = [jax.device_get(state.params)]
+  for _ in range(5):
+    state, _ = step(state, batch, rng, s.hp)
+    trajectory.append(jax.device_get(state.params))
+  decays = [min(0.5, (1 + n) / (10 + n)) for n in range(1, 6)]
+  weights = [np.prod(decays)] + [(1 - d) * np.prod(decays[i + 1:]) for i, d in enumerate(decays)]
+  assert abs(sum(weights) - 1) < 1e-12
+  want = jax.tree.map(lambda *ps: sum(w * np.float64(p) for w, p in zip(weights, ps)), *trajectory)
+  for got, ref, p in zip(jax.tree.leaves(jax.device_get(state.ema)), jax.tree.leaves(want),
+                         jax.tree.leaves(trajectory[-1])):
+    bound = 6 * 2 * 2.0 ** -24 * max(float(np.max(np.abs(p))), float(np.max(np.abs(ref))))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=bound)
+  assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(jax.device_get(state.ema)),
+                                                      jax.tree.leaves(trajectory[-1])))
+
+
+_TINY_RUN = dict(_SGD, train__num_steps=4, train__log_every=2, train__checkpoint_every=2,
+                 train__eval_every=4, train__figure_every=0, data__eval_batch_size=250,
+                 data__num_eval=500)
+
+
+@pytest.fixture(scope="module")
+def ema_runs(tmp_path_factory):
+  """Four-step toy2d VAE runs without the key, at decay 0 and at decay 0.9, each evaluator
+  call recording the params it received."""
+  from genjax import evals as gevals  # pylint: disable=g-import-not-at-top
+  from genjax.train import runner  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp("ema")
+  seen = {}
+  original = gevals.EVALUATORS["elbo"]
+  def recording(ctx, cfg):
+    seen[ctx.workdir] = (jax.device_get(ctx.state.params), ctx.params)
+    return original(ctx, cfg)
+  gevals.EVALUATORS["elbo"] = recording
+  try:
+    runs = {}
+    for name, extra in (("none", {}), ("zero", dict(hparams__ema_decay=0.0)),
+                        ("ema", dict(hparams__ema_decay=0.9))):
+      workdir = str(root / name)
+      state = runner.train_and_evaluate(load("vae.py:toy2d", **_TINY_RUN, **extra), workdir)
+      runs[name] = (workdir, state, seen.get(workdir))
+  finally:
+    gevals.EVALUATORS["elbo"] = original
+  return runs
+
+
+def _eval_record(workdir: str, name: str = "elbo") -> dict:
+  import json  # pylint: disable=g-import-not-at-top
+  with open(f"{workdir}/evals/{name}.json") as f:
+    return json.load(f)
+
+
+def test_evaluators_receive_ema_params_when_on(ema_runs):
+  workdir, state, (params, kind) = ema_runs["ema"]
+  assert kind == "ema" and _eval_record(workdir)["params"] == "ema"
+  for got, want, raw in zip(jax.tree.leaves(params), jax.tree.leaves(jax.device_get(state.ema)),
+                            jax.tree.leaves(jax.device_get(state.params))):
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(got, raw)
+
+
+def test_ema_decay_zero_or_absent_leaves_results_bit_identical(ema_runs):
+  (dir_none, none, (seen_none, kind_none)), (dir_zero, zero, (seen_zero, kind_zero)) = (
+      ema_runs["none"], ema_runs["zero"])
+  assert none.ema == {} and kind_none == kind_zero == "raw"
+  assert_same_params(none, zero)
+  for a, b in zip(jax.tree.leaves(seen_none), jax.tree.leaves(seen_zero)):
+    np.testing.assert_array_equal(a, b)
+  assert _eval_record(dir_none)["metrics"] == _eval_record(dir_zero)["metrics"]
+  assert _eval_record(dir_zero)["params"] == "raw"
