@@ -49,6 +49,10 @@ OPTIONAL = {
     # an EMA of all params in state.ema, used by sampling, evaluation and figures (0 = the
     # raw params; absent = no EMA kept); traced, so a population may vary it
     "hparams.ema_decay": 0.0,
+    # keep the step with the best 'EVAL/METRIC' of the evaluations during training beside
+    # the newest train.keep_checkpoints ('' = off); `genjax eval|sample|report --step=best`
+    "train.keep_best": "",
+    "train.keep_best_mode": "min",  # 'min' (a loss, an NLL) or 'max' (an accuracy, a score)
 }
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)
@@ -147,6 +151,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.channels": (_in(0, 1, 3), "0 (from the files), 1 or 3"),
     "train.grad_accum_steps": (_positive, "a positive integer (1 = off)"),
     "hparams.ema_decay": (lambda v: 0 <= v <= 1, "in [0, 1] (0 = off)"),
+    "train.keep_best": (lambda v: v == "" or v.count("/") == 1, "'' or 'EVAL/METRIC'"),
+    "train.keep_best_mode": (_in("min", "max"), "'min' or 'max'"),
 }
 
 

@@ -20,7 +20,7 @@ from genjax.errors import CheckpointError, ConfigError
 from genjax.models import common
 from genjax.evals.context import EvalContext
 from genjax.train import parallel
-from genjax.train.checkpoint import Checkpointer
+from genjax.train.checkpoint import BestMetric, Checkpointer
 
 # Named streams derived from config.seed; nothing random is kept as Python state.
 INIT_STREAM, TRAIN_STREAM, EVAL_STREAM = 0, 1, 2
@@ -75,14 +75,19 @@ class Session:
     return jax.jit(init_accumulator, static_argnums=0, out_shardings=self.replicated)(
         self.metric_names)
 
+  @property
+  def best(self) -> BestMetric | None:
+    """train.keep_best's metric, or None."""
+    return BestMetric.from_config(self.config, list(self.config.evals))
+
   def checkpointer(self) -> Checkpointer:
     return Checkpointer(self.workdir, self.config.train.keep_checkpoints,
-                        gconfig.fingerprint(self.config))
+                        gconfig.fingerprint(self.config), best=self.best)
 
-  def restore(self, checkpointer: Checkpointer):
-    """(step, state, acc, data_state) of the newest readable checkpoint, or None."""
+  def restore(self, checkpointer: Checkpointer, step: int | None = None):
+    """(step, state, acc, data_state) of the newest readable checkpoint (or of `step`), or None."""
     return checkpointer.restore_latest(_with_sharding(self.abstract_state, self.replicated),
-                                       _with_sharding(self.abstract_acc, self.replicated))
+                                       _with_sharding(self.abstract_acc, self.replicated), step)
 
   @property
   def evaluates_ema(self) -> bool:
@@ -147,25 +152,30 @@ def apply_use_overrides(config: ml_collections.ConfigDict, overrides: dict[str, 
       gconfig.apply_overrides(config, {key: value})
 
 
-def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, EvalContext]:
-  """The session and an evaluation context for the latest checkpoint of a run directory.
+def load_trained(workdir: str, overrides: dict | None = None,
+                 step: str | None = None) -> tuple[Session, EvalContext]:
+  """The session and an evaluation context for a checkpoint of a run directory.
 
   Args:
     workdir: the run directory.
     overrides: dotted config keys to change for this use only: a diffusion model's
       sampler, step count and eta, or `evals.NAME.OPTION` (an evaluator's protocol
       size). The checkpoint is still matched against the saved config's fingerprint.
+    step: None or 'latest' for the newest checkpoint, 'best' for train.keep_best's.
   """
   config = gconfig.read_saved(workdir)
   fingerprint = gconfig.fingerprint(config)
   apply_use_overrides(config, overrides or {})
   session = open_session(config, workdir)
   # Read-only: a `train` may be running in this directory; only it moves or deletes steps.
-  checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint, read_only=True)
+  checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint, read_only=True,
+                              best=session.best)
   try:
-    restored = session.restore(checkpointer)
+    restored = session.restore(checkpointer, _chosen_step(checkpointer, workdir, step))
   finally:
     checkpointer.close()
+  if restored is None and step == "best":
+    raise CheckpointError(f"the best step of '{workdir}' is unreadable; drop --step=best")
   if restored is None:
     raise CheckpointError(f"'{workdir}' has no checkpoint yet; let genjax train reach "
                           "train.checkpoint_every steps first")
@@ -173,6 +183,42 @@ def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, 
   ctx = session.eval_context(state, step)
   ctx.run_fingerprint = fingerprint
   return session, ctx
+
+
+def _chosen_step(checkpointer: Checkpointer, workdir: str, step: str | None) -> int | None:
+  """--step: None/'latest' -> None (the newest readable step); 'best' -> train.keep_best's."""
+  if step in (None, "latest"):
+    return None
+  if step != "best":
+    raise ConfigError(f"--step={step!r} is not a step choice; pass --step=best or --step=latest")
+  return _best_step(checkpointer, workdir)
+
+
+def _best_step(checkpointer: Checkpointer, workdir: str) -> int:
+  """The best step of train.keep_best, or one line saying why there is none."""
+  if checkpointer.best is None:
+    raise CheckpointError(f"'{workdir}' was trained without train.keep_best, so it has no best "
+                          "step; drop --step=best (the latest step is used)")
+  best = checkpointer.best_step()
+  if best is None:
+    raise CheckpointError(f"'{workdir}' has no best step yet: train.keep_best="
+                          f"'{checkpointer.best.key}' is recorded at each evaluation "
+                          "(train.eval_every); drop --step=best or train further")
+  return best
+
+
+def best_checkpoint(workdir: str) -> tuple[str, str, int, float]:
+  """(train.keep_best, its mode, the best step, its value) of a run directory, from the
+  checkpoints' saved metrics alone (no data, no model)."""
+  config = gconfig.read_saved(workdir)
+  best = BestMetric.from_config(config, list(config.evals))
+  checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, gconfig.fingerprint(config),
+                              read_only=True, best=best)
+  try:
+    step = _best_step(checkpointer, workdir)
+    return best.key, best.mode, step, checkpointer.best_value(step)
+  finally:
+    checkpointer.close()
 
 
 def open_trained(workdir: str) -> EvalContext:

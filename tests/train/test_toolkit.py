@@ -57,9 +57,13 @@ def test_accumulated_vae_step_is_the_mean_of_micro_batch_gradients(tmp_path):
     loss = lambda p: fam._objective(p, micro, jax.random.fold_in(step_rng, j), hp, state0.step)[0]
     return jax.grad(loss)(state0.params)
 
-  grads = jax.tree.map(lambda *g: sum(g) / k, *[micro_grad(j) for j in range(k)])
-  updates, _ = fam.optimizer.update(grads, state0.opt_state["main"], state0.params)
-  want = state0.replace(params=jax.tree.map(jnp.add, state0.params, updates))
+  @jax.jit
+  def reference():
+    grads = jax.tree.map(lambda *g: sum(g) / k, *[micro_grad(j) for j in range(k)])
+    updates, _ = fam.optimizer.update(grads, state0.opt_state["main"], state0.params)
+    return jax.tree.map(jnp.add, state0.params, updates)
+
+  want = state0.replace(params=reference())
   got, metrics = jax.jit(fam.train_step)(state0, batch, rng, hp)
   assert_within_summation_rounding(got, want, state0, want, steps=1)
   assert metrics["loss"].shape == ()
@@ -166,3 +170,67 @@ def test_ema_decay_zero_or_absent_leaves_results_bit_identical(ema_runs):
     np.testing.assert_array_equal(a, b)
   assert _eval_record(dir_none)["metrics"] == _eval_record(dir_zero)["metrics"]
   assert _eval_record(dir_zero)["params"] == "raw"
+
+
+# ======================================================================================
+# Best checkpoints
+# ======================================================================================
+
+@pytest.fixture(scope="module")
+def best_run(tmp_path_factory):
+  """Eight toy2d VAE steps evaluated every 2, keeping the 'best' = *highest* -ELBO (so the
+  best is an early step, not the latest) beside one latest checkpoint."""
+  from genjax.train import runner  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path_factory.mktemp("best") / "run")
+  overrides = dict(_TINY_RUN, train__num_steps=8, train__eval_every=2, train__checkpoint_every=4,
+                   train__keep_checkpoints=1, train__keep_best="elbo/nelbo_nats",
+                   train__keep_best_mode="max", evals__elbo__type="elbo")
+  runner.train_and_evaluate(load("vae.py:toy2d", **overrides), workdir)
+  return workdir, overrides
+
+
+def test_best_step_is_kept_beside_the_latest_and_used_by_eval_sample_report(best_run):
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  from tests.conftest import read_metrics, run_cli  # pylint: disable=g-import-not-at-top
+  workdir, _ = best_run
+  evals = {r["step"]: r["nelbo_nats"] for r in read_metrics(workdir, "eval/elbo")}
+  best = max(evals, key=evals.get)
+  assert best != 8
+  assert sorted(int(n) for n in os.listdir(f"{workdir}/checkpoints") if n.isdigit()) == [best, 8]
+  done = run_cli("eval", f"--workdir={workdir}", "--evals=elbo", "--step=best")
+  assert done.returncode == 0, done.stderr
+  assert f"elbo (step {best})" in done.stdout
+  with open(f"{workdir}/evals/elbo.json") as f:
+    record = json.load(f)
+  assert record["step"] == best and record["metrics"]["nelbo_nats"] == evals[best]
+  done = run_cli("sample", f"--workdir={workdir}", "--num=8", "--step=best")
+  assert done.returncode == 0, done.stderr
+  assert f"samples from step {best}" in done.stdout
+  done = run_cli("report", f"--workdir={workdir}", "--step=best")
+  assert done.returncode == 0, done.stderr
+  with open(f"{workdir}/report.md") as f:
+    assert f"Step {best} has the best `elbo/nelbo_nats` (max)" in f.read()
+
+
+def test_resume_starts_from_the_latest_step_not_the_best(best_run, capsys):
+  from genjax.train import runner  # pylint: disable=g-import-not-at-top
+  workdir, overrides = best_run
+  state = runner.train_and_evaluate(
+      load("vae.py:toy2d", **dict(overrides, train__num_steps=10)), workdir)
+  assert "resuming" in capsys.readouterr().out and int(state.step) == 10
+
+
+def test_step_best_without_keep_best_is_one_line(ema_runs):
+  from genjax.errors import CheckpointError  # pylint: disable=g-import-not-at-top
+  with pytest.raises(CheckpointError, match="trained without train.keep_best") as e:
+    gsession.load_trained(ema_runs["none"][0], step="best")
+  assert "\n" not in str(e.value)
+
+
+def test_keep_best_must_name_an_evaluator_run_in_training(tmp_path):
+  from genjax.train import runner  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ConfigError, match="must name EVAL/METRIC"):
+    runner.train_and_evaluate(load("vae.py:toy2d", **_TINY_RUN, train__keep_best="modes/x"),
+                              str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
