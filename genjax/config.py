@@ -43,6 +43,16 @@ OPTIONAL = {
     # pixel values are k / levels, k = 0..levels: diffusion's image grid (255 = 8-bit) and
     # the n of a 'binomial' decoder (digits: 16)
     "model.levels": 255,
+    # gradient accumulation: k micro-batches of data.batch_size / k make one update of the
+    # whole batch (memory of B / k; models/common.py value_and_grad says what differs)
+    "train.grad_accum_steps": 1,
+    # an EMA of all params in state.ema, used by sampling, evaluation and figures (0 = the
+    # raw params; absent = no EMA kept); traced, so a population may vary it
+    "hparams.ema_decay": 0.0,
+    # keep the step with the best 'EVAL/METRIC' of the evaluations during training beside
+    # the newest train.keep_checkpoints ('' = off); `genjax eval|sample|report --step=best`
+    "train.keep_best": "",
+    "train.keep_best_mode": "min",  # 'min' (a loss, an NLL) or 'max' (an accuracy, a score)
 }
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)
@@ -141,6 +151,9 @@ RULES: dict[str, Rule] = {
     "data.factor_sizes": (lambda v: all(isinstance(s, int) and s > 0 for s in v),
                           "a list of positive integers (() = the dataset's own)"),
     "data.channels": (_in(0, 1, 3), "0 (from the files), 1 or 3"),
+    "train.grad_accum_steps": (_positive, "a positive integer (1 = off)"),
+    "train.keep_best": (lambda v: v == "" or v.count("/") == 1, "'' or 'EVAL/METRIC'"),
+    "train.keep_best_mode": (_in("min", "max"), "'min' or 'max'"),
 }
 
 

@@ -8,7 +8,7 @@ import ml_collections
 from genjax import config as gconfig
 from genjax.core.dataset import DatasetInfo
 from genjax.errors import ConfigError
-from genjax.models import autoencoder, classifier, cyclegan, diffusion, gan, pix2pix, vae
+from genjax.models import autoencoder, classifier, common, cyclegan, diffusion, gan, pix2pix, vae
 
 FAMILIES = {
     "autoencoder": autoencoder.Autoencoder,
@@ -23,7 +23,11 @@ FAMILIES = {
 
 def build_family(config: ml_collections.ConfigDict, info: DatasetInfo):
   """The family named by config.model.family, built for the dataset described by `info`."""
-  return _family_class(config.model.family).from_config(config, info)
+  family = _family_class(config.model.family).from_config(config, info)
+  if not hasattr(family, "micro_batches"):  # pix2pix, cyclegan: see models/common.py
+    common.micro_batches(config, f"model.family='{config.model.family}' has no micro-batch "
+                         "path in its step")
+  return family
 
 
 def config_rules(name: str) -> dict[str, gconfig.Rule]:

@@ -31,6 +31,7 @@ class Autoencoder:
   likelihood: str
   optimizer: optax.GradientTransformation
   levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
+  micro_batches: int = 1  # train.grad_accum_steps
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -44,7 +45,8 @@ class Autoencoder:
     levels = likelihoods.decoder_levels(config, info)
     return cls(encoder=nets.make_encoder(m, info, m.latent_dim), decoder=nets.make_decoder(m, info),
                latent_dim=m.latent_dim, likelihood=m.likelihood,
-               optimizer=make_optimizer(config.optim, config.train.num_steps), levels=levels)
+               optimizer=make_optimizer(config.optim, config.train.num_steps), levels=levels,
+               micro_batches=common.micro_batches(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -71,7 +73,8 @@ class Autoencoder:
     return self.decode(state, mean + std * jax.random.normal(rng, (num, self.latent_dim)))
 
   def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
-    new_state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp)
+    new_state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp,
+                                              self.micro_batches)
     codes = jax.lax.stop_gradient(self.encode(state, batch["x"]))
     ema = lambda old, new: _CODE_EMA * old + (1 - _CODE_EMA) * new
     extra = {"code_mean": ema(state.extra["code_mean"], codes.mean(0)),

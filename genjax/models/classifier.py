@@ -62,6 +62,7 @@ class Classifier:
   """A classifier family; build it with `Classifier.from_config(config, info)`."""
   net: nn.Module
   optimizer: optax.GradientTransformation
+  micro_batches: int = 1  # train.grad_accum_steps
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -79,7 +80,8 @@ class Classifier:
     else:
       trunk = mlp.MLP(tuple(m.widths), m.hidden)
     return cls(net=_Net(trunk, info.num_classes),
-               optimizer=make_optimizer(config.optim, config.train.num_steps))
+               optimizer=make_optimizer(config.optim, config.train.num_steps),
+               micro_batches=common.micro_batches(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -93,7 +95,8 @@ class Classifier:
     return self.net.apply({"params": state.params["net"]}, x)[1]
 
   def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
-    return common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp)
+    return common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp,
+                                self.micro_batches)
 
   def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
     del rng, hp

@@ -13,7 +13,8 @@ from genjax.models import likelihoods
 
 Rule = gconfig.Rule
 
-# Every config has these (genjax.config.base_config()'s model section and hparams.beta).
+# Every config has these (genjax.config.base_config()'s model section and hparams.beta),
+# and every family reads hparams.ema_decay when it is set.
 BASE: dict[str, Rule] = {
     "model.family": gconfig.ANY,  # checked against the registry, genjax.models.FAMILIES
     "model.net": gconfig.one_of(("conv", "dislib_conv", "mlp"), "'conv', 'dislib_conv' or 'mlp'"),
@@ -23,6 +24,8 @@ BASE: dict[str, Rule] = {
     "model.widths": gconfig.POSITIVE_LIST,
     "model.likelihood": gconfig.ANY,  # a decoder's choice: see DECODER
     "hparams.beta": gconfig.NON_NEGATIVE,
+    # The parameter EMA that every family keeps when > 0 (models/common.py, train/session.py).
+    "hparams.ema_decay": (lambda v: 0 <= v <= 1, "in [0, 1] (0 = off)"),
 }
 
 # The pixel grid (the optional model.levels): a binomial decoder's n, diffusion's image grid.

@@ -55,6 +55,7 @@ class VAE:
   discriminator: nn.Module | None = None  # FactorVAE's
   disc_optimizer: optax.GradientTransformation | None = None
   levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
+  micro_batches: int = 1  # train.grad_accum_steps (beta and annealed objectives only)
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -66,7 +67,8 @@ class VAE:
     m = config.model
     objective = m.get("objective", "beta")  # configs from before the objectives: a beta-VAE
     objectives.check_hparams(objective, config.hparams)
-    extra = {"levels": likelihoods.decoder_levels(config, info)}
+    extra = {"levels": likelihoods.decoder_levels(config, info),
+             "micro_batches": common.micro_batches(config, _WHOLE_BATCH.get(objective, ""))}
     if objective == "tcvae":
       if not info.num_examples:
         raise ConfigError("model.objective='tcvae' needs the training set's size: build the "
@@ -149,7 +151,8 @@ class VAE:
     def loss_fn(params, batch, rng, hp):
       loss, (metrics, _) = self._objective(params, batch, rng, hp, state.step)
       return loss, metrics
-    return common.gradient_step(loss_fn, self.optimizer, state, batch, rng, hp)
+    return common.gradient_step(loss_fn, self.optimizer, state, batch, rng, hp,
+                                self.micro_batches)
 
   def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
     """Per-example [B] terms at beta = 1 (the ELBO) and the squared error of the mean."""
@@ -214,6 +217,15 @@ class VAE:
 
   def _disc(self, disc_params, z_BD):
     return self.discriminator.apply({"params": disc_params}, z_BD)
+
+
+# Objectives whose regulariser reads the whole batch at once: micro-batches would change it.
+_WHOLE_BATCH = {
+    "tcvae": "beta-TCVAE's minibatch-weighted estimate of q(z) uses the whole batch",
+    "factorvae": "FactorVAE permutes codes across the whole batch for its discriminator",
+    "dip_i": "DIP-VAE's penalty is on the covariance of the whole batch's codes",
+    "dip_ii": "DIP-VAE's penalty is on the covariance of the whole batch's codes",
+}
 
 
 class LatentDiscriminator(nn.Module):
