@@ -1,10 +1,10 @@
 """The `genjax` command: train, eval, sample, translate, report. A user error is one line, exit 2.
 
   genjax train  --config=configs/vae.py:sprites --workdir=runs/x [--config.hparams.beta=4 ...]
-  genjax eval   --workdir=runs/x --evals=elbo,recon [--config.evals.NAME.KEY=v ...]
+  genjax eval   --workdir=runs/x --evals=elbo,recon [--step=best] [--config.evals.NAME.KEY=v ...]
   genjax sample --workdir=runs/x --num=64 [--label=3] [--sampler=ddim --steps=50]
   genjax translate --workdir=runs/p2p --input=images.npz
-  genjax report --workdir=runs/x            (or --sweep=runs/study)
+  genjax report --workdir=runs/x [--step=best]   (or --sweep=runs/study)
   genjax sweep  --sweep=experiments/study/sweep.py --workdir=runs/study \
                 --launcher=local|vectorized|slurm [--config.train.num_steps=2000 ...]
 """
@@ -30,6 +30,8 @@ flags.DEFINE_integer("label", -1, "class to generate for conditional models (`sa
 flags.DEFINE_string("sampler", None, "diffusion sampler for `sample`: ddpm or ddim")
 flags.DEFINE_integer("steps", None, "diffusion sampling steps for `sample`")
 flags.DEFINE_float("eta", None, "DDIM eta for `sample` (0 = deterministic)")
+flags.DEFINE_string("step", None, "`eval`, `sample`, `report`: 'best' uses the step kept by "
+                    "train.keep_best (default: the latest)")
 flags.DEFINE_string("input", None, "images to translate: an .npz (array 'x' or the first one) or a "
                     "folder of PNG/JPEG files")
 flags.DEFINE_string("direction", "AtoB", "translation direction for `translate`: AtoB or BtoA")
@@ -105,7 +107,7 @@ def cmd_eval(overrides: dict[str, str]) -> None:
       raise GenjaxError(f"the run in {workdir} configures no evaluators (config.evals is "
                         "empty); name some with --evals=NAME[,NAME...]")
   gevals.resolve(names, saved.evals)  # an unknown name is refused before loading the model
-  run, ctx = session.load_trained(workdir, overrides=overrides)
+  run, ctx = session.load_trained(workdir, overrides=overrides, step=FLAGS.step)
 
   def show(name, numbers):
     shown = ", ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
@@ -139,7 +141,7 @@ def cmd_sample(overrides: dict[str, str]) -> None:
       ("sampler", FLAGS.sampler), ("sample_steps", FLAGS.steps), ("eta", FLAGS.eta))
               if v is not None}
   from genjax.core import family as contract  # pylint: disable=g-import-not-at-top
-  run, ctx = session.load_trained(workdir, overrides=sampling)
+  run, ctx = session.load_trained(workdir, overrides=sampling, step=FLAGS.step)
   if not contract.has(ctx.family, contract.Sampler):
     raise GenjaxError(f"model family '{family}' has no sampler: `genjax sample` draws from "
                       "generative models (vae, autoencoder, gan, diffusion); evaluate this "
@@ -155,6 +157,8 @@ def cmd_sample(overrides: dict[str, str]) -> None:
                         f"classes, 0 to {classes - 1}")
     cond = np.full((FLAGS.num,), FLAGS.label, np.int32)
   name = sample_name(run.config, FLAGS.num, FLAGS.seed, FLAGS.label)
+  if FLAGS.step == "best":  # beside the latest step's file, not over it
+    name += "_best"
   rng = jax.random.key(FLAGS.seed)
   path = figures.write_samples(ctx, rng, FLAGS.num, name=f"sample_{name}", cond=cond)
   samples = np.asarray(ctx.jit("sample", static_argnums=(2,))(ctx.state, rng, FLAGS.num, ctx.hp, cond))
@@ -267,7 +271,13 @@ def cmd_report(overrides: dict[str, str]) -> None:
     path = sweep_report.write_sweep_report(FLAGS.sweep)
   else:
     from genjax.evals import report  # pylint: disable=g-import-not-at-top
-    path = report.write_report(_require_flag("workdir"))
+    workdir, best = _require_flag("workdir"), None
+    if FLAGS.step not in (None, "latest"):
+      from genjax.train import session  # pylint: disable=g-import-not-at-top  # jax: lazily
+      if FLAGS.step != "best":
+        raise GenjaxError(f"--step={FLAGS.step!r} is not a step choice; pass --step=best")
+      best = session.best_checkpoint(workdir)
+    path = report.write_report(workdir, best)
   print(f"genjax: report written to {path}", flush=True)
 
 

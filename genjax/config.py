@@ -43,6 +43,16 @@ OPTIONAL = {
     # pixel values are k / levels, k = 0..levels: diffusion's image grid (255 = 8-bit) and
     # the n of a 'binomial' decoder (digits: 16)
     "model.levels": 255,
+    # gradient accumulation: k micro-batches of data.batch_size / k make one update of the
+    # whole batch (memory of B / k; models/common.py value_and_grad says what differs)
+    "train.grad_accum_steps": 1,
+    # an EMA of all params in state.ema, used by sampling, evaluation and figures (0 = the
+    # raw params; absent = no EMA kept); traced, so a population may vary it
+    "hparams.ema_decay": 0.0,
+    # keep the step with the best 'EVAL/METRIC' of the evaluations during training beside
+    # the newest train.keep_checkpoints ('' = off); `genjax eval|sample|report --step=best`
+    "train.keep_best": "",
+    "train.keep_best_mode": "min",  # 'min' (a loss, an NLL) or 'max' (an accuracy, a score)
 }
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)
@@ -70,6 +80,13 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 # --- validation rules: (check, message describing the allowed values) -----------------
+# Generic sections only. A family's own keys (model.*, hparams.*, its extra optim.* keys)
+# are ruled in its module (`Family.config_rules()`); `validate` takes them through
+# `rules_of`, so this module imports no model.
+
+Rule = tuple[Callable[[Any], bool], str]
+RulesOf = Callable[[str], dict[str, Rule]]  # config.model.family -> that family's rules
+
 
 def _positive(v):
   return v > 0
@@ -83,54 +100,49 @@ def _in(*choices) -> Callable[[Any], bool]:
   return lambda v: v in choices
 
 
-RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "data.batch_size": (_positive, "a positive integer"),
-    "data.eval_batch_size": (_positive, "a positive integer"),
-    "data.num_eval": (_positive, "a positive integer"),
+def one_of(choices: tuple, message: str = "") -> Rule:
+  """A rule admitting exactly `choices` (a family passes its own tuple, written once);
+  the message lists them unless `message` words it."""
+  return _in(*choices), message or "one of " + ", ".join(repr(c) for c in choices)
+
+
+POSITIVE: Rule = (_positive, "a positive integer")
+NON_NEGATIVE: Rule = (_non_negative, ">= 0")
+POSITIVE_LIST: Rule = (lambda v: all(w > 0 for w in v), "a list of positive integers")
+BETWEEN_0_AND_1: Rule = (lambda v: 0 <= v < 1, "in [0, 1)")
+ANY: Rule = (lambda v: True, "any value")  # a known key whose value its family checks itself
+
+RULES: dict[str, Rule] = {
+    "data.batch_size": POSITIVE,
+    "data.eval_batch_size": POSITIVE,
+    "data.num_eval": POSITIVE,
     "data.resolution": (_in(16, 32, 64, 128), "one of 16, 32, 64, 128"),
-    "data.upscale": (_positive, "a positive integer"),
+    "data.upscale": POSITIVE,
     "data.num_train": (_non_negative, ">= 0 (0 = all)"),
     "data.num_test": (_non_negative, ">= 0 (0 = the default)"),
-    "model.latent_dim": (_positive, "a positive integer"),
-    "model.channels": (_positive, "a positive integer"),
-    "model.hidden": (_positive, "a positive integer"),
-    "model.widths": (lambda v: all(w > 0 for w in v), "a list of positive integers"),
-    "model.net": (_in("conv", "dislib_conv", "mlp"), "'conv', 'dislib_conv' or 'mlp'"),
-    "model.likelihood": (_in("bernoulli", "binomial", "gaussian"),
-                         "'bernoulli', 'binomial' or 'gaussian'"),
-    "model.levels": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-                     "a positive integer (pixel values k / levels, k = 0..levels)"),
-    "model.objective": (_in("beta", "annealed", "tcvae", "factorvae", "dip_i", "dip_ii"),
-                        "one of 'beta', 'annealed', 'tcvae', 'factorvae', 'dip_i', 'dip_ii'"),
-    "model.disc_widths": (lambda v: all(w > 0 for w in v), "a list of positive integers"),
-    "hparams.capacity_steps": (_positive, "> 0 (steps for the capacity C to reach its maximum)"),
-    "optim.disc_learning_rate": (_non_negative, ">= 0 (0 = optim.learning_rate)"),
-    "optim.disc_b1": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "optim.disc_b2": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "hparams.beta": (_non_negative, ">= 0"),
     "optim.name": (_in("adam", "adamw", "sgd"), "'adam', 'adamw' or 'sgd'"),
     "optim.learning_rate": (_positive, "> 0"),
     "optim.schedule": (_in("constant", "cosine", "linear", "constant_then_linear"),
                        "'constant', 'cosine', 'linear' or 'constant_then_linear'"),
-    "optim.warmup_steps": (_non_negative, ">= 0"),
-    "optim.b1": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "optim.b2": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "optim.warmup_steps": NON_NEGATIVE,
+    "optim.b1": BETWEEN_0_AND_1,
+    "optim.b2": BETWEEN_0_AND_1,
     "optim.eps": (_positive, "> 0"),
-    "optim.weight_decay": (_non_negative, ">= 0"),
+    "optim.weight_decay": NON_NEGATIVE,
     "optim.grad_clip": (_non_negative, ">= 0 (0 = off)"),
-    "train.num_steps": (_non_negative, ">= 0"),
-    "train.log_every": (_positive, "a positive integer"),
-    "train.checkpoint_every": (_positive, "a positive integer"),
+    "train.num_steps": NON_NEGATIVE,
+    "train.log_every": POSITIVE,
+    "train.checkpoint_every": POSITIVE,
     "train.eval_every": (_non_negative, ">= 0 (0 = off)"),
     "train.figure_every": (_non_negative, ">= 0 (0 = off)"),
-    "train.steps_per_call": (_positive, "a positive integer"),
-    "train.keep_checkpoints": (_positive, "a positive integer"),
-    "train.num_figure_samples": (_positive, "a positive integer"),
+    "train.steps_per_call": POSITIVE,
+    "train.keep_checkpoints": POSITIVE,
+    "train.num_figure_samples": POSITIVE,
     "data.resample": (_in("none", "latent_density", "latent_knn"),
                       "'none', 'latent_density' or 'latent_knn'"),
-    "data.resample_every": (_positive, "a positive integer"),
-    "data.resample_alpha": (_non_negative, ">= 0"),
-    "data.resample_bins": (_positive, "a positive integer"),
+    "data.resample_every": POSITIVE,
+    "data.resample_alpha": NON_NEGATIVE,
+    "data.resample_bins": POSITIVE,
     "data.resample_k": (_positive, "a positive integer (the k of the k-th nearest neighbour)"),
     "data.resample_active": (lambda v: 0 <= v < 1, "in [0, 1) (a fraction of the largest std)"),
     "data.resample_max_ratio": (lambda v: v >= 1, ">= 1 (the largest weight over the median)"),
@@ -139,6 +151,9 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.factor_sizes": (lambda v: all(isinstance(s, int) and s > 0 for s in v),
                           "a list of positive integers (() = the dataset's own)"),
     "data.channels": (_in(0, 1, 3), "0 (from the files), 1 or 3"),
+    "train.grad_accum_steps": (_positive, "a positive integer (1 = off)"),
+    "train.keep_best": (lambda v: v == "" or v.count("/") == 1, "'' or 'EVAL/METRIC'"),
+    "train.keep_best_mode": (_in("min", "max"), "'min' or 'max'"),
 }
 
 
@@ -147,14 +162,26 @@ def optional(config: ml_collections.ConfigDict, key: str) -> Any:
   return flatten(config).get(key, OPTIONAL[key])
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-  """Checks sections, value ranges and the step-count relations the runner relies on."""
+def validate(config: ml_collections.ConfigDict, rules_of: RulesOf | None = None) -> None:
+  """Checks sections, value ranges and the step-count relations the runner relies on.
+
+  Args:
+    config: the config.
+    rules_of: config.model.family -> the family's rules (`genjax.models.config_rules`);
+      given, the family's keys are checked too, and a key that neither the generic
+      sections nor the family know is refused, naming the nearest known key. Without it
+      (before jax is imported) only the generic sections are checked.
+  """
   missing = [s for s in SECTIONS if s not in config]
   if missing:
     raise ConfigError(f"config lacks section(s) {missing}; start from genjax.config.base_config()")
   flat = flatten(config)
   _check_types(flat)
-  for key, (ok, allowed) in RULES.items():
+  rules = RULES
+  if rules_of is not None:
+    rules = {**RULES, **rules_of(config.model.family)}
+    _check_known(flat, rules)
+  for key, (ok, allowed) in rules.items():
     try:
       fine = key not in flat or ok(flat[key])
     except TypeError:  # a family's own key holding a value of another type
@@ -184,6 +211,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
   for name, ev in config.evals.items():
     if "type" not in ev:
       raise ConfigError(f"config.evals.{name} needs a 'type' (e.g. type='{name}')")
+
+
+# The sections whose every key this module knows: no family adds keys to them.
+_GENERIC_ONLY = ("seed", "data.", "train.")
+
+
+def _check_known(flat: dict[str, Any], rules: dict[str, Rule], only: tuple[str, ...] = ()) -> None:
+  """Refuses a key that no default, optional key or rule knows (evaluator options aside:
+  evaluators read them with defaults); `only` limits the check to keys with these prefixes."""
+  known = {**flatten(base_config()), **OPTIONAL, **rules}
+  for key in flat:
+    if key not in known and not key.startswith("evals.") and key.startswith(only or ("",)):
+      raise ConfigError(f"unknown config key 'config.{key}'{_suggest(key, known)}")
 
 
 def _check_types(flat: dict[str, Any]) -> None:
@@ -230,12 +270,16 @@ def read_saved(workdir: str) -> ml_collections.ConfigDict:
 
 # --- loading and overrides ------------------------------------------------------------
 
-def load_config(spec: str, overrides: dict[str, str] | None = None) -> ml_collections.ConfigDict:
+def load_config(spec: str, overrides: dict[str, str] | None = None,
+                rules_of: RulesOf | None = None) -> ml_collections.ConfigDict:
   """Loads `path/to/file.py[:arg]`, applies `--config.a.b=v` overrides and validates.
 
   Args:
     spec: a config file path, optionally followed by ':' and the variant argument.
     overrides: dotted key (without the 'config.' prefix) -> the value as typed.
+    rules_of: the family rules (see `validate`); None checks the generic sections only
+      (the runner checks the family's when it opens the config), which is all a command
+      needs before it imports jax.
 
   Returns:
     The validated, unlocked-for-reading ConfigDict.
@@ -255,8 +299,13 @@ def load_config(spec: str, overrides: dict[str, str] | None = None) -> ml_collec
     raise ConfigError(f"get_config({arg or None!r}) in '{path}' returned "
                       f"{type(config).__name__}, not an ml_collections.ConfigDict; return one "
                       "built from genjax.config.base_config()")
+  try:  # the file's own keys, before overrides blur where a key came from
+    family = rules_of(config.model.family) if rules_of else {}
+    _check_known(flatten(config), {**RULES, **family}, () if rules_of else _GENERIC_ONLY)
+  except ConfigError as e:
+    raise ConfigError(f"config file '{path}': {e}") from None
   apply_overrides(config, overrides or {})
-  validate(config)
+  validate(config, rules_of)
   return config
 
 

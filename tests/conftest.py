@@ -49,9 +49,12 @@ def pytest_unconfigure(config):
 
 
 def load(spec: str, **overrides):
-  """configs/<spec> with dotted overrides given as keyword args (a__b=1 -> a.b=1)."""
+  """configs/<spec> with dotted overrides given as keyword args (a__b=1 -> a.b=1), checked
+  with its family's rules as the runner checks it."""
+  from genjax import models  # pylint: disable=g-import-not-at-top  # jax: lazily
   return gconfig.load_config(os.path.join(ROOT, "configs", spec),
-                             {k.replace("__", "."): v for k, v in overrides.items()})
+                             {k.replace("__", "."): v for k, v in overrides.items()},
+                             models.config_rules)
 
 
 def straight_and_resumed_runs(spec: str, root, total: int, stop: int, **overrides):

@@ -2,7 +2,8 @@
 
 cli -> sweeps -> train -> (models, data, evals) -> nets -> core. `genjax.errors` and
 `genjax.config` (the generic config schema; it imports only errors) sit on the ground floor
-beside core; `viz` and `interrupt` import nothing of ours. Imports inside functions count:
+beside core; `viz` and `interrupt` import nothing of ours. The package's `__init__` reaches
+the Python API (`genjax.train`, `genjax.load`) lazily, and nothing else. Imports inside functions count:
 a lazy import is still a dependency.
 """
 from __future__ import annotations
@@ -39,7 +40,8 @@ _RULES = {
                     "genjax.evals", "genjax.nets", "genjax.viz", "genjax.interrupt") + _FLOOR,
                    "the cli is the top"),
     "genjax.__main__": (("genjax.cli", "genjax.interrupt"), "the entry point runs the cli"),
-    "genjax": ((), "the package's __init__ imports nothing of ours"),
+    "genjax": (("genjax.train",), "the package's __init__ imports only the Python API, lazily "
+                                  "(genjax.train and genjax.train.api, on first use)"),
 }
 
 

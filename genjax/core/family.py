@@ -101,6 +101,14 @@ class LogProbBound(Protocol):
 
 
 @runtime_checkable
+class ExactLogProb(Protocol):
+  """log p(x) itself, not a bound (a normalizing flow's change of variables)."""
+
+  def log_prob(self, state: TrainState, batch: Batch, rng: jax.Array) -> jax.Array:
+    """log p(x) in nats per example [B]."""
+
+
+@runtime_checkable
 class EvidenceBound(Protocol):
   """The ELBO's parts, and whether its likelihood is a probability of this data."""
 
@@ -164,7 +172,8 @@ def describe(capability: type) -> str:
   return f"{capability.__name__} ({', '.join(members)})"
 
 
-def require(family: Any, *capabilities: type, evaluator: str, family_name: str = "") -> None:
+def require(family: Any, *capabilities: type, evaluator: str = "", family_name: str = "",
+            use: str = "") -> None:
   """Refuses, in one CapabilityError line, a family lacking any of `capabilities`.
 
   Args:
@@ -172,10 +181,12 @@ def require(family: Any, *capabilities: type, evaluator: str, family_name: str =
     *capabilities: protocols from this module.
     evaluator: the evaluator or command asking, named in the message.
     family_name: config.model.family, named in the message (default: the class's name).
+    use: instead of an evaluator, the call asking (e.g. 'run.encode()'), named as is.
   """
   missing = [c for c in capabilities if not isinstance(family, c)]
   if missing:
     name = family_name or type(family).__name__
-    raise CapabilityError(
-        f"evaluator '{evaluator}' needs {' and '.join(describe(c) for c in missing)}, which "
-        f"model family '{name}' lacks; drop it from --evals/config.evals")
+    who, fix = ((use, "load a run of a family that has it") if use else
+                (f"evaluator '{evaluator}'", "drop it from --evals/config.evals"))
+    raise CapabilityError(f"{who} needs {' and '.join(describe(c) for c in missing)}, which "
+                          f"model family '{name}' lacks; {fix}")

@@ -89,7 +89,7 @@ def run_evals(ctx: EvalContext, evals: dict[str, ml_collections.ConfigDict],
     if jax.process_index() == 0:
       os.makedirs(ctx.path("evals"), exist_ok=True)
       record = {"evaluator": cfg.type, "step": ctx.step, "config_fingerprint": fingerprint,
-                "settings": cfg.to_dict(), "metrics": numbers}
+                "params": ctx.params, "settings": cfg.to_dict(), "metrics": numbers}
       with open(ctx.path("evals", f"{name}.json"), "w") as f:
         json.dump(record, f, indent=2)
     if on_result is not None:

@@ -40,6 +40,8 @@ class EvalContext:
       records it, so the report still knows the numbers as this run's.
     open_run: opens another trained run directory (a judge) as its EvalContext; given by
       the train layer, whose job reading checkpoints is (None where nothing may be opened).
+    params: which parameters `state.params` holds: 'raw' (the optimiser's) or 'ema' (their
+      moving average, hparams.ema_decay > 0); evals/NAME.json records it.
   """
   config: ml_collections.ConfigDict
   family: Any
@@ -52,6 +54,7 @@ class EvalContext:
   workdir: str
   run_fingerprint: str = ""
   open_run: Callable[[str], "EvalContext"] | None = None
+  params: str = "raw"
   _compiled: dict = dataclasses.field(default_factory=dict)
 
   @property

@@ -20,11 +20,13 @@ REPORT_NAME = "report.md"
 _SECTIONS = ("data", "model", "hparams", "optim", "train")
 
 
-def write_report(workdir: str) -> str:
+def write_report(workdir: str, best: tuple[str, str, int, float] | None = None) -> str:
   """Writes `workdir`/report.md and returns its path.
 
   Args:
     workdir: a run directory written by `genjax train` (and perhaps `genjax eval`).
+    best: for `--step=best`: (train.keep_best, its mode, the best step, its value); the
+      report then opens with that step and the evaluations logged at it.
 
   Returns:
     The path of the report.
@@ -35,6 +37,8 @@ def write_report(workdir: str) -> str:
   config = gconfig.read_saved(workdir)
   lines = _header(workdir, config)
   lines += _config_section(config)
+  if best is not None:
+    lines += _best_section(workdir, *best)
   lines += _training_section(workdir)
   lines += _evals_section(workdir, gconfig.fingerprint(config))
   lines += _figures_section(workdir)
@@ -102,6 +106,18 @@ def _training_section(workdir: str) -> list[str]:
   lines += [f"Latest logged step: {latest['step']} (means over the steps since the previous "
             f"log; {len(train)} logs in metrics.jsonl).", ""]
   return lines + table(rows)
+
+
+def _best_section(workdir: str, key: str, mode: str, step: int, value: float) -> list[str]:
+  lines = ["## Best checkpoint", "",
+           f"Step {step} has the best `{key}` ({mode}): {format_value(value)}; "
+           f"`genjax eval|sample --step=best` use it. Its evaluations during training:", ""]
+  at_step = [r for r in _read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+             if r.get("step") == step and str(r.get("split", "")).startswith("eval/")]
+  for record in at_step:
+    lines += [f"### {record['split'][5:]} at step {step}", ""]
+    lines += table([(k, v) for k, v in record.items() if k not in ("step", "split")])
+  return lines
 
 
 def _evals_section(workdir: str, fingerprint: str) -> list[str]:

@@ -15,7 +15,6 @@ evaluators (`quality.py`, `memorisation.py`) and the tests call the same code.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 # Pairwise distances are computed a block of query rows at a time: a block of 1024 rows
 # against 10,000 references is 40 MB of float32, whatever the sizes of the sets.
@@ -131,6 +130,7 @@ def cell_assignments(train_NF: np.ndarray, *others: np.ndarray, num_cells: int,
 
 def mann_whitney_z(fake_M: np.ndarray, heldout_L: np.ndarray) -> float:
   """Z-scored Mann-Whitney U of fake vs held-out values; < 0 when fake values are smaller."""
+  from scipy import stats  # pylint: disable=g-import-not-at-top  # 1 s at import: only here
   m, n = len(fake_M), len(heldout_L)
   u = stats.mannwhitneyu(fake_M, heldout_L, alternative="two-sided").statistic
   return float((u - m * n / 2.0) / np.sqrt(m * n * (m + n + 1) / 12.0))

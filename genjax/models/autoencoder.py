@@ -17,7 +17,7 @@ import optax
 from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
-from genjax.models import common, likelihoods, nets
+from genjax.models import common, config_rules, likelihoods, nets, vae_objectives
 
 _CODE_EMA = 0.99
 
@@ -31,6 +31,13 @@ class Autoencoder:
   likelihood: str
   optimizer: optax.GradientTransformation
   levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
+  micro_batches: int = 1  # train.grad_accum_steps
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.DECODER,
+            **vae_objectives.CONFIG_RULES}  # its configs are the VAE's, objectives unused
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Autoencoder":
@@ -38,7 +45,8 @@ class Autoencoder:
     levels = likelihoods.decoder_levels(config, info)
     return cls(encoder=nets.make_encoder(m, info, m.latent_dim), decoder=nets.make_decoder(m, info),
                latent_dim=m.latent_dim, likelihood=m.likelihood,
-               optimizer=make_optimizer(config.optim, config.train.num_steps), levels=levels)
+               optimizer=make_optimizer(config.optim, config.train.num_steps), levels=levels,
+               micro_batches=common.micro_batches(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -65,7 +73,8 @@ class Autoencoder:
     return self.decode(state, mean + std * jax.random.normal(rng, (num, self.latent_dim)))
 
   def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
-    new_state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp)
+    new_state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp,
+                                              self.micro_batches)
     codes = jax.lax.stop_gradient(self.encode(state, batch["x"]))
     ema = lambda old, new: _CODE_EMA * old + (1 - _CODE_EMA) * new
     extra = {"code_mean": ema(state.extra["code_mean"], codes.mean(0)),

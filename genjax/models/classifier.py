@@ -20,7 +20,7 @@ from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
-from genjax.models import common, nets
+from genjax.models import common, config_rules, nets
 from genjax.nets import conv, mlp
 
 
@@ -62,6 +62,12 @@ class Classifier:
   """A classifier family; build it with `Classifier.from_config(config, info)`."""
   net: nn.Module
   optimizer: optax.GradientTransformation
+  micro_batches: int = 1  # train.grad_accum_steps
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return dict(config_rules.BASE)
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Classifier":
@@ -74,7 +80,8 @@ class Classifier:
     else:
       trunk = mlp.MLP(tuple(m.widths), m.hidden)
     return cls(net=_Net(trunk, info.num_classes),
-               optimizer=make_optimizer(config.optim, config.train.num_steps))
+               optimizer=make_optimizer(config.optim, config.train.num_steps),
+               micro_batches=common.micro_batches(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -88,7 +95,8 @@ class Classifier:
     return self.net.apply({"params": state.params["net"]}, x)[1]
 
   def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
-    return common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp)
+    return common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp,
+                                self.micro_batches)
 
   def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
     del rng, hp

@@ -28,7 +28,7 @@ import optax
 from genjax.core.dataset import DatasetInfo
 from genjax.core.state import TrainState
 from genjax.errors import CapabilityError, ConfigError
-from genjax.models import gan_losses, pix2pix
+from genjax.models import config_rules, gan_losses, pix2pix
 from genjax.nets import patchgan, resnet_generator
 
 GEN, DISC = ("gen_ab", "gen_ba"), ("disc_a", "disc_b")
@@ -110,6 +110,13 @@ class CycleGAN:
   identity: bool
   opt_gen: optax.GradientTransformation
   opt_disc: optax.GradientTransformation
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.known(
+        "model.disc_channels", "model.disc_layers", "model.num_blocks", "model.pool_size",
+        "hparams.lambda_cycle", "hparams.lambda_identity")}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "CycleGAN":

@@ -5,8 +5,8 @@ onto eps (or onto v = sqrt(ab) eps - sqrt(1 - ab) x_0 with model.prediction='v';
 & Ho 2022) with the unweighted mean squared error. Conditional models drop labels with
 probability model.label_dropout so that one network also learns the unconditional
 prediction that classifier-free guidance needs. An exponential moving average of the
-parameters (hp['ema_decay'], traced) lives in state.ema and is what sampling, evaluation
-and the bound use. Reverse-process variances (model.variance) are fixed ('posterior':
+parameters (hp['ema_decay'], traced; the rule of models/common.py that every family
+shares) lives in state.ema and is what sampling, evaluation and the bound use. Reverse-process variances (model.variance) are fixed ('posterior':
 beta_tilde_t, 'beta': beta_t) or 'analytic' (Bao et al. 2022): the optimal isotropic
 variance given the noise predictor, from running per-step means of ||eps_hat||^2 / d that
 the train step keeps in state.extra (same decay as the EMA, no extra network calls).
@@ -37,14 +37,13 @@ from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
-from genjax.models import common
+from genjax.models import common, config_rules
 from genjax.models import diffusion_samplers as samplers
 from genjax.models.diffusion_schedule import PREDICTIONS, VARIANCES, Schedule, gather
 from genjax.nets.diffusion_unet import TimeMLP, UNet
 
 _8BIT = 255  # model.levels' default: 256 values, bins of width 2 / 255 on [-1, 1]
 _INVERT_REFINE = 3  # fixed-point iterations per inversion step: round trips exact to ~1e-4
-_EMA_WARMUP = 10.0  # decay min(d, (1 + n) / (10 + n)): early averages forget the init quickly
 
 
 # ======================================================================================
@@ -147,6 +146,16 @@ class Diffusion:
   nll_chunk: int
   optimizer: optax.GradientTransformation
   levels: int = _8BIT  # images: values k / levels (model.levels), in training and the bound
+  micro_batches: int = 1  # train.grad_accum_steps
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.LEVELS, **config_rules.known(
+        "model.timesteps", "model.schedule", "model.prediction", "model.variance",
+        "model.sampler", "model.sample_steps", "model.eta", "model.nll_chunk",
+        "model.conditional", "model.label_dropout", "model.channel_mults",
+        "model.num_res_blocks", "hparams.guidance", "hparams.ema_decay")}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Diffusion":
@@ -164,7 +173,8 @@ class Diffusion:
                image=info.kind == "image", x_shape=tuple(info.x_shape),
                nll_chunk=m.nll_chunk,
                optimizer=make_optimizer(config.optim, config.train.num_steps),
-               levels=int(gconfig.optional(config, "model.levels")))
+               levels=int(gconfig.optional(config, "model.levels")),
+               micro_batches=common.micro_batches(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -181,11 +191,11 @@ class Diffusion:
   # --- training and evaluation --------------------------------------------------------
 
   def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
-    state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp)
+    state, metrics = common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp,
+                                          self.micro_batches)
     eps_sq_B, t_B = metrics.pop("eps_sq_B"), metrics.pop("t_B")
-    n = state.step.astype(jnp.float32)
-    decay = jnp.minimum(hp["ema_decay"], (1.0 + n) / (_EMA_WARMUP + n))
-    ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema, state.params)
+    decay = common.ema_decay(hp, state.step)
+    ema = common.ema_update(state.ema, state.params, decay)
     extra = state.extra
     if self.variance == "analytic":  # per-step running means of ||eps_hat||^2 / d
       count = jax.ops.segment_sum(jnp.ones_like(eps_sq_B), t_B, self.schedule.num_steps)

@@ -35,7 +35,7 @@ from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
-from genjax.models import common
+from genjax.models import common, config_rules
 from genjax.nets.coupling import CouplingFlow
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -51,6 +51,15 @@ class Flow:
   optimizer: optax.GradientTransformation
   levels: int = 0  # images: pixel values k / levels; 0 for continuous vectors
   logit_alpha: float = 0.05
+  micro_batches: int = 1  # train.grad_accum_steps: the NLL is a mean over examples
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections (checked in
+    `check_model_config`, where the messages name the flow's own keys)."""
+    shared = ("model.family", "hparams.beta", "hparams.ema_decay")
+    return {**{k: config_rules.BASE[k] for k in shared}, **config_rules.LEVELS,
+            **config_rules.known(*(f"model.{k}" for k in _KEYS[1:-1]))}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Flow":
@@ -62,7 +71,7 @@ class Flow:
                x_shape=tuple(info.x_shape),
                optimizer=make_optimizer(config.optim, config.train.num_steps),
                levels=int(gconfig.optional(config, "model.levels")) if image else 0,
-               logit_alpha=float(m.logit_alpha))
+               logit_alpha=float(m.logit_alpha), micro_batches=common.micro_batches(config))
 
   @property
   def latent_dim(self) -> int:
@@ -108,7 +117,8 @@ class Flow:
       nll_B = self._nll(params, batch["x"], rng)
       loss = nll_B.mean()
       return loss, {"loss": loss, "bits_per_dim": loss / (self.latent_dim * math.log(2))}
-    return common.gradient_step(loss_fn, self.optimizer, state, batch, rng, hp)
+    return common.gradient_step(loss_fn, self.optimizer, state, batch, rng, hp,
+                                self.micro_batches)
 
   def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
     """Per-example [B] -log p(x) bound in nats and bits/dim."""

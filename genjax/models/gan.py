@@ -6,6 +6,9 @@ generator update. Remedies for mode collapse: the R1 penalty on real data (hp['r
 traced) and PacGAN packing (Lin et al. 2018: the discriminator judges `model.pack`
 samples at once, concatenated). Logged: both losses and the mean discriminator
 probability on real and on generated samples (near 0.5 each at the ideal equilibrium).
+With train.grad_accum_steps = k, every discriminator step and the generator step take the
+mean gradient of k micro-batches (packs stay whole: B / k must divide by model.pack); the
+noise z of each is drawn for the whole batch first, so the update is the full-batch one.
 """
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from genjax import config as gconfig
 from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
-from genjax.models import gan_losses, nets
+from genjax.models import common, config_rules, gan_losses, nets
 from genjax.nets import dcgan, mlp
 
 
@@ -38,6 +42,15 @@ class GAN:
   image: bool
   opt_gen: optax.GradientTransformation
   opt_disc: optax.GradientTransformation
+  micro_batches: int = 1  # train.grad_accum_steps: both players' gradients accumulate
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.DISC_LEARNING_RATE,
+            "model.loss": gconfig.one_of(gan_losses.LOSSES),
+            **config_rules.known("model.conditional", "model.disc_steps", "model.pack",
+                                 "hparams.r1_gamma")}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "GAN":
@@ -54,6 +67,10 @@ class GAN:
     if m.conditional and m.pack > 1:
       raise ConfigError("model.pack > 1 is for unconditional GANs; set model.pack=1")
     image = info.kind == "image"
+    micro = common.micro_batches(config)
+    if (config.data.batch_size // micro) % m.pack:
+      raise ConfigError(f"model.pack={m.pack} must divide the micro-batch data.batch_size / "
+                        f"train.grad_accum_steps = {config.data.batch_size // micro}")
     nets.refuse_dislib(m, "gan")
     if m.net == "conv":
       body = dcgan.ConvGenerator(tuple(info.x_shape), channels=m.channels)
@@ -68,7 +85,7 @@ class GAN:
                discriminator=dcgan.Critic(trunk, num_classes), latent_dim=m.latent_dim,
                loss=m.loss, disc_steps=m.disc_steps, pack=m.pack, num_classes=num_classes,
                image=image, opt_gen=make_optimizer(config.optim, config.train.num_steps),
-               opt_disc=make_optimizer(disc_optim, config.train.num_steps))
+               opt_disc=make_optimizer(disc_optim, config.train.num_steps), micro_batches=micro)
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -117,12 +134,14 @@ class GAN:
     for i in range(self.disc_steps):
       z = jax.random.normal(jax.random.fold_in(rng, i), (b, self.latent_dim))
       x_fake = jax.lax.stop_gradient(self._generate(params["gen"], z, labels))
-      (_, metrics), grads = jax.value_and_grad(self._disc_loss, has_aux=True)(
-          params["disc"], x_real, x_fake, labels, hp)
+      (_, metrics), grads = common.value_and_grad(
+          self._disc_loss, self.micro_batches, split=(1, 2, 3), has_aux=True)(
+              params["disc"], x_real, x_fake, labels, hp)
       updates, opt_state["disc"] = self.opt_disc.update(grads, opt_state["disc"], params["disc"])
       params["disc"] = optax.apply_updates(params["disc"], updates)
     z = jax.random.normal(jax.random.fold_in(rng, self.disc_steps), (b, self.latent_dim))
-    g_loss, grads = jax.value_and_grad(self._gen_loss)(params["gen"], params["disc"], z, labels)
+    g_loss, grads = common.value_and_grad(self._gen_loss, self.micro_batches, split=(2, 3))(
+        params["gen"], params["disc"], z, labels)
     updates, opt_state["gen"] = self.opt_gen.update(grads, opt_state["gen"], params["gen"])
     params["gen"] = optax.apply_updates(params["gen"], updates)
     metrics = dict(metrics, g_loss=g_loss)

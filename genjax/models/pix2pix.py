@@ -26,7 +26,7 @@ from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import CapabilityError, ConfigError
-from genjax.models import gan_losses
+from genjax.models import config_rules, gan_losses
 from genjax.nets import patchgan, unet
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -119,6 +119,12 @@ class Pix2Pix:
   dropout: bool
   opt_gen: optax.GradientTransformation
   opt_disc: optax.GradientTransformation
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.known(
+        "model.disc_channels", "model.disc_layers", "model.dropout", "hparams.lambda_l1")}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Pix2Pix":

@@ -26,7 +26,7 @@ from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
-from genjax.models import common, likelihoods, nets
+from genjax.models import config_rules, common, likelihoods, nets
 from genjax.models import vae_objectives as objectives
 from genjax.models.vae_objectives import gaussian_kl
 
@@ -55,13 +55,20 @@ class VAE:
   discriminator: nn.Module | None = None  # FactorVAE's
   disc_optimizer: optax.GradientTransformation | None = None
   levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
+  micro_batches: int = 1  # train.grad_accum_steps (beta and annealed objectives only)
+
+  @classmethod
+  def config_rules(cls) -> dict:
+    """Every config key this family reads beyond the generic sections, with its rule."""
+    return {**config_rules.BASE, **config_rules.DECODER, **objectives.CONFIG_RULES}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "VAE":
     m = config.model
     objective = m.get("objective", "beta")  # configs from before the objectives: a beta-VAE
     objectives.check_hparams(objective, config.hparams)
-    extra = {"levels": likelihoods.decoder_levels(config, info)}
+    extra = {"levels": likelihoods.decoder_levels(config, info),
+             "micro_batches": common.micro_batches(config, _WHOLE_BATCH.get(objective, ""))}
     if objective == "tcvae":
       if not info.num_examples:
         raise ConfigError("model.objective='tcvae' needs the training set's size: build the "
@@ -144,7 +151,8 @@ class VAE:
     def loss_fn(params, batch, rng, hp):
       loss, (metrics, _) = self._objective(params, batch, rng, hp, state.step)
       return loss, metrics
-    return common.gradient_step(loss_fn, self.optimizer, state, batch, rng, hp)
+    return common.gradient_step(loss_fn, self.optimizer, state, batch, rng, hp,
+                                self.micro_batches)
 
   def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
     """Per-example [B] terms at beta = 1 (the ELBO) and the squared error of the mean."""
@@ -209,6 +217,15 @@ class VAE:
 
   def _disc(self, disc_params, z_BD):
     return self.discriminator.apply({"params": disc_params}, z_BD)
+
+
+# Objectives whose regulariser reads the whole batch at once: micro-batches would change it.
+_WHOLE_BATCH = {
+    "tcvae": "beta-TCVAE's minibatch-weighted estimate of q(z) uses the whole batch",
+    "factorvae": "FactorVAE permutes codes across the whole batch for its discriminator",
+    "dip_i": "DIP-VAE's penalty is on the covariance of the whole batch's codes",
+    "dip_ii": "DIP-VAE's penalty is on the covariance of the whole batch's codes",
+}
 
 
 class LatentDiscriminator(nn.Module):

@@ -20,7 +20,9 @@ import math
 import jax
 import jax.numpy as jnp
 
+from genjax import config as gconfig
 from genjax.errors import ConfigError
+from genjax.models import config_rules
 
 # objective -> the hparams it reads (each must be in config.hparams).
 HPARAMS = {
@@ -32,6 +34,18 @@ HPARAMS = {
     "dip_ii": ("lambda_od", "lambda_d"),
 }
 OBJECTIVES = tuple(HPARAMS)
+# The config of every objective (the VAE family's, and the autoencoder's, whose configs carry them).
+CONFIG_RULES = {
+    "model.objective": gconfig.one_of(OBJECTIVES),
+    "model.disc_widths": gconfig.POSITIVE_LIST,
+    **{f"hparams.{name}": gconfig.NON_NEGATIVE
+       for name in sorted({n for names in HPARAMS.values() for n in names} - {"beta"})},
+    "hparams.capacity_steps": (lambda v: v > 0,
+                               "> 0 (steps for the capacity C to reach its maximum)"),
+    **config_rules.DISC_LEARNING_RATE,
+    "optim.disc_b1": gconfig.BETWEEN_0_AND_1,
+    "optim.disc_b2": gconfig.BETWEEN_0_AND_1,
+}
 
 
 def check_hparams(objective: str, names) -> None:

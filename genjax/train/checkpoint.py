@@ -23,7 +23,8 @@ import jax
 from jax.experimental import multihost_utils
 import orbax.checkpoint as ocp
 
-from genjax.errors import CheckpointError
+from genjax import config as gconfig
+from genjax.errors import CheckpointError, ConfigError
 from genjax.train import checksums
 
 _ITEMS = ("state", "acc", "data", "meta")
@@ -40,15 +41,27 @@ class Checkpointer:
       save, delete or move anything; a damaged step is skipped, not moved.
   """
 
-  def __init__(self, workdir: str, keep: int, fingerprint: str, read_only: bool = False):
+  def __init__(self, workdir: str, keep: int, fingerprint: str, read_only: bool = False,
+               best: "BestMetric | None" = None):
     self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
     self.fingerprint = fingerprint
     self.read_only = read_only
+    self.best = best
     self._pending: int | None = None  # the step of the save in flight, if any
     _quiet_orbax_errors()
-    options = ocp.CheckpointManagerOptions(
-        max_to_keep=None if read_only else keep, enable_async_checkpointing=not read_only,
-        create=not read_only)
+    if best is None:
+      options = ocp.CheckpointManagerOptions(
+          max_to_keep=None if read_only else keep, enable_async_checkpointing=not read_only,
+          create=not read_only)
+    else:  # the newest `keep` steps and the best step with a metric
+      policy = None if read_only else ocp.checkpoint_managers.AnyPreservationPolicy([
+          ocp.checkpoint_managers.LatestN(n=keep),
+          ocp.checkpoint_managers.BestN(get_metric_fn=best.value, reverse=best.mode == "min",
+                                        n=1, keep_checkpoints_without_metrics=False)])
+      options = ocp.CheckpointManagerOptions(
+          best_fn=best.value, best_mode=best.mode, keep_checkpoints_without_metrics=False,
+          preservation_policy=policy, enable_async_checkpointing=not read_only,
+          create=not read_only)
     handlers = {"state": ocp.StandardCheckpointHandler(), "acc": ocp.StandardCheckpointHandler(),
                 "data": ocp.JsonCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()}
     self._manager = ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
@@ -57,8 +70,10 @@ class Checkpointer:
   # Saving
   # ------------------------------------------------------------------------------------
 
-  def save(self, step: int, state: Any, acc: Any, data_state: dict) -> None:
-    """Starts an asynchronous save of `step` (after checking the previous one succeeded)."""
+  def save(self, step: int, state: Any, acc: Any, data_state: dict,
+           best_value: float | None = None) -> None:
+    """Starts an asynchronous save of `step` (after checking the previous one succeeded);
+    `best_value` is the step's train.keep_best metric, if it was evaluated."""
     assert not self.read_only, "a read-only Checkpointer never saves"
     self.wait()
     meta = {"fingerprint": self.fingerprint, "step": int(step),
@@ -68,7 +83,8 @@ class Checkpointer:
     try:
       self._manager.save(step, args=ocp.args.Composite(
           state=ocp.args.StandardSave(state), acc=ocp.args.StandardSave(acc),
-          data=ocp.args.JsonSave(data_state), meta=ocp.args.JsonSave(meta)))
+          data=ocp.args.JsonSave(data_state), meta=ocp.args.JsonSave(meta)),
+          metrics=None if best_value is None else {self.best.key: float(best_value)})
     except Exception as e:  # pylint: disable=broad-except  # an unwritable or full disk
       raise self._save_failed(step, e) from None
     self._pending = step
@@ -115,12 +131,22 @@ class Checkpointer:
   def all_steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
 
+  def best_step(self) -> int | None:
+    """The saved step with the best train.keep_best metric (None if none has one yet)."""
+    return self._manager.best_step() if self.best is not None else None
+
+  def best_value(self, step: int) -> float:
+    """The train.keep_best metric saved with `step`."""
+    return self.best.value(self._manager.metrics(step))
+
   # ------------------------------------------------------------------------------------
   # Restoring
   # ------------------------------------------------------------------------------------
 
-  def restore_latest(self, abstract_state: Any, abstract_acc: Any):
+  def restore_latest(self, abstract_state: Any, abstract_acc: Any, step: int | None = None):
     """Restores the newest intact step: (step, state, acc, data_state), or None if none.
+
+    With `step`, only that step is tried (e.g. the best one; None if it is unreadable).
 
     Each step is checked from the cheap end: its `meta` item (JSON) must carry this
     config's fingerprint, then the saved arrays' shapes and dtypes (Orbax's metadata) must
@@ -129,7 +155,7 @@ class Checkpointer:
     time; a step that fails here is damaged: it is moved aside to checkpoints_unreadable/
     (only skipped when read-only) with a warning, and the previous step is tried.
     """
-    for step in reversed(self.all_steps()):
+    for step in reversed(self.all_steps()) if step is None else [step]:
       try:
         meta = self._manager.restore(step, args=ocp.args.Composite(
             meta=ocp.args.JsonRestore())).meta
@@ -193,6 +219,44 @@ class Checkpointer:
 
 
 # ======================================================================================
+# The best step: train.keep_best
+# ======================================================================================
+
+class BestMetric:
+  """train.keep_best='EVAL/METRIC' with train.keep_best_mode 'min' or 'max'."""
+
+  def __init__(self, key: str, mode: str):
+    self.key, self.mode = key, mode
+    self.eval_name, _, self.metric = key.partition("/")
+
+  @classmethod
+  def from_config(cls, config, eval_names) -> "BestMetric | None":
+    """The config's best-checkpoint metric (None when train.keep_best is unset), checked
+    against the evaluators `eval_names` that run during training."""
+    key = gconfig.optional(config, "train.keep_best")
+    if not key:
+      return None
+    best = cls(key, gconfig.optional(config, "train.keep_best_mode"))
+    if not best.metric or best.eval_name not in eval_names or not config.train.eval_every:
+      raise ConfigError(f"train.keep_best='{key}' must name EVAL/METRIC of an evaluator that "
+                        f"runs during training (config.evals: {sorted(eval_names)}, with "
+                        "train.eval_every > 0)")
+    return best
+
+  def value(self, metrics: dict) -> float:
+    """The ranking value of a step's saved metrics (Orbax's best_fn)."""
+    return metrics[self.key]
+
+  def read(self, results: dict[str, dict]) -> float:
+    """This metric from one evaluation's results {eval: {metric: value}}."""
+    numbers = results.get(self.eval_name, {})
+    if self.metric not in numbers:
+      raise ConfigError(f"train.keep_best='{self.key}': evaluator '{self.eval_name}' gave no "
+                        f"'{self.metric}' (it gives {sorted(numbers)}); name one of those")
+    return float(numbers[self.metric])
+
+
+# ======================================================================================
 # Messages
 # ======================================================================================
 
@@ -221,6 +285,8 @@ class _DropOrbaxErrors(py_logging.Filter):
   the futures it left); the same failure reaches the user once, as the CheckpointError."""
 
   def filter(self, record: py_logging.LogRecord) -> bool:
+    if "did not provide metrics" in str(record.msg):  # train.keep_best: a step not evaluated
+      return False
     if record.levelno < py_logging.ERROR:
       return True
     if f"{os.sep}orbax{os.sep}" in record.pathname:

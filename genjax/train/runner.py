@@ -72,6 +72,7 @@ def check_before_start(session: Session) -> None:
   evaluators' names and, when they run during training, the held-out sizes they read."""
   config = session.config
   evals = gevals.resolve(list(config.evals), config.evals)
+  _ = session.best  # train.keep_best names an evaluator that runs during training
   if config.train.eval_every:
     gevals.check_sizes(evals, config.data, len(session.test), session.test.info.name)
 
@@ -220,7 +221,7 @@ def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: 
   members, packed_members, step = _open_members(sessions, share_streams=resampler is None)
   lock.record(workdirs)  # accepted: name this process to a second trainer
   t = configs[0].train
-  multistep = make_multistep(lead.family.train_step)
+  multistep = make_multistep(lead.train_step)
   chooser = population.Chooser(
       mode, multistep, lead.mesh, len(members), [s.rng(TRAIN_STREAM) for s in sessions],
       [s.hp for s in sessions], calls_left=(t.num_steps - step) // t.steps_per_call,
@@ -248,7 +249,8 @@ def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: 
         evals_due = t.eval_every and (step % t.eval_every == 0 or final)
         figures_due = t.figure_every and (step % t.figure_every == 0 or final)
         stopping = stop.agreed()
-        save_due = step % t.checkpoint_every == 0 or final or stopping
+        save_due = (step % t.checkpoint_every == 0 or final or stopping
+                    or (evals_due and lead.best is not None))  # a candidate for the best
         if evals_due or figures_due or save_due:
           _at_interval(members, chooser.stepper.unpack(packed), step, eval_names,
                        evals_due, figures_due, save_due)
@@ -341,7 +343,8 @@ def _open_members(sessions: list[Session], share_streams: bool = True):
     ctx = session.eval_context(state, step)
     if members:  # share the lead's compiled evaluation functions
       ctx = dataclasses.replace(members[0].ctx, config=ctx.config, hp=ctx.hp, rng=ctx.rng,
-                                workdir=ctx.workdir, state=state, step=step)
+                                workdir=ctx.workdir, state=ctx.state, step=step,
+                                params=ctx.params)
     members.append(_Member(session=session, checkpointer=checkpointer, batches=batches,
                            log=MetricsLog(session.workdir, resume_step=step), ctx=ctx,
                            last_saved=step))
@@ -395,7 +398,9 @@ def _resample(members, unpacked, step: int, resampler: resample.Resampler) -> No
 
 def _at_interval(members, unpacked, step, eval_names, evals_due, figures_due, save_due) -> None:
   """Saves, then evaluates and draws: the save is on disk before an evaluator or a figure
-  runs, so one that fails (a bad setting, memory) costs no training."""
+  runs, so one that fails (a bad setting, memory) costs no training. With train.keep_best
+  the evaluations come first and their metric is saved with the step (Orbax ranks the
+  steps by it); an evaluator that fails still leaves the step saved, without a metric."""
   for m, (state, acc) in zip(members, unpacked):
     if m.error is not None:
       continue
@@ -406,16 +411,36 @@ def _at_interval(members, unpacked, step, eval_names, evals_due, figures_due, sa
         if len(members) == 1:
           raise m.error
         continue
-      m.checkpointer.save(step, state, acc, m.batches.get_state())
-      m.last_saved = step
-      if evals_due or figures_due:
-        m.checkpointer.wait()
-    m.ctx.state, m.ctx.step = state, step
-    if evals_due:
-      for name, numbers in gevals.run_evals(m.ctx, eval_names).items():
-        m.log.write(step, f"eval/{name}", numbers)
+    m.ctx.state, m.ctx.step = m.session.evaluated(state), step
+    best, best_value = m.checkpointer.best, None
+    if evals_due and best is not None:
+      try:
+        best_value = best.read(_evaluate(m, step, eval_names))
+      except BaseException:
+        if save_due:
+          _save(m, step, state, acc, None, wait=True)
+        raise
+    if save_due:
+      _save(m, step, state, acc, best_value, wait=evals_due or figures_due)
+    if evals_due and best is None:
+      _evaluate(m, step, eval_names)
     if figures_due:
       figures.write_figures(m.ctx)
+
+
+def _save(m: _Member, step: int, state, acc, best_value: float | None, wait: bool) -> None:
+  m.checkpointer.save(step, state, acc, m.batches.get_state(), best_value)
+  m.last_saved = step
+  if wait:
+    m.checkpointer.wait()
+
+
+def _evaluate(m: _Member, step: int, eval_names: dict) -> dict[str, dict]:
+  """Runs the member's evaluators on m.ctx and logs their numbers; returns them."""
+  results = gevals.run_evals(m.ctx, eval_names)
+  for name, numbers in results.items():
+    m.log.write(step, f"eval/{name}", numbers)
+  return results
 
 
 def _check_diverged(member: _Member, bad_step: int, bad_metric: str, announce: bool) -> None:

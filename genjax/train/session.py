@@ -4,7 +4,7 @@ the mesh, the data, the family, the derived keys and the abstract (shape-only) s
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -17,9 +17,10 @@ from genjax import models
 from genjax.core import devices
 from genjax.data.base import Source
 from genjax.errors import CheckpointError, ConfigError
+from genjax.models import common
 from genjax.evals.context import EvalContext
 from genjax.train import parallel
-from genjax.train.checkpoint import Checkpointer
+from genjax.train.checkpoint import BestMetric, Checkpointer
 
 # Named streams derived from config.seed; nothing random is kept as Python state.
 INIT_STREAM, TRAIN_STREAM, EVAL_STREAM = 0, 1, 2
@@ -46,6 +47,8 @@ class Session:
   abstract_state: Any
   abstract_acc: Any
   metric_names: tuple[str, ...]
+  init: Callable  # family.init, or with_param_ema's (hparams.ema_decay set, no own EMA)
+  train_step: Callable  # likewise family.train_step
 
   @property
   def replicated(self):
@@ -57,39 +60,59 @@ class Session:
   def for_member(self, config: ml_collections.ConfigDict, workdir: str) -> "Session":
     """This session for another population member: same data, family and shapes, but its
     own config (hparams, seed), run directory, traced hparams and keys."""
-    gconfig.validate(config)
+    gconfig.validate(config, models.config_rules)
     return dataclasses.replace(
         self, config=config, workdir=workdir,
         hp=devices.replicate(gconfig.hparams_as_arrays(config), self.mesh),
         key=devices.replicate(jax.random.key(config.seed), self.mesh))
 
   def init_state(self):
+    """The family's initial state. Compiled without XLA's optimisation passes: init runs
+    once, and optimising its unrolled threefry draws (one per parameter) took 90 % of a
+    small run's compile time (CycleGAN smoke: 20 s -> 2 s). Its numbers are those of
+    the unoptimised program, the same on every launch."""
     example = self.train.get_batch(np.arange(1))
-    init = jax.jit(self.family.init, out_shardings=self.replicated)
+    init = jax.jit(self.init, out_shardings=self.replicated,
+                   compiler_options={"xla_backend_optimization_level": 0})
     return init(self.rng(INIT_STREAM), example, self.hp)
 
   def init_acc(self):
     return jax.jit(init_accumulator, static_argnums=0, out_shardings=self.replicated)(
         self.metric_names)
 
+  @property
+  def best(self) -> BestMetric | None:
+    """train.keep_best's metric, or None."""
+    return BestMetric.from_config(self.config, list(self.config.evals))
+
   def checkpointer(self) -> Checkpointer:
     return Checkpointer(self.workdir, self.config.train.keep_checkpoints,
-                        gconfig.fingerprint(self.config))
+                        gconfig.fingerprint(self.config), best=self.best)
 
-  def restore(self, checkpointer: Checkpointer):
-    """(step, state, acc, data_state) of the newest readable checkpoint, or None."""
+  def restore(self, checkpointer: Checkpointer, step: int | None = None):
+    """(step, state, acc, data_state) of the newest readable checkpoint (or of `step`), or None."""
     return checkpointer.restore_latest(_with_sharding(self.abstract_state, self.replicated),
-                                       _with_sharding(self.abstract_acc, self.replicated))
+                                       _with_sharding(self.abstract_acc, self.replicated), step)
+
+  @property
+  def evaluates_ema(self) -> bool:
+    """Whether sampling, evaluation and figures use the params' EMA (hparams.ema_decay > 0)."""
+    return float(self.config.hparams.get("ema_decay", 0.0)) > 0
+
+  def evaluated(self, state):
+    """The state that evaluators and figures see: params replaced by their EMA when on."""
+    return state.replace(params=state.ema) if self.evaluates_ema else state
 
   def eval_context(self, state, step: int) -> EvalContext:
-    return EvalContext(config=self.config, family=self.family, state=state, step=step,
-                       hp=self.hp, rng=self.rng(EVAL_STREAM), test=self.test, mesh=self.mesh,
-                       workdir=self.workdir, open_run=open_trained)
+    return EvalContext(config=self.config, family=self.family, state=self.evaluated(state),
+                       step=step, hp=self.hp, rng=self.rng(EVAL_STREAM), test=self.test,
+                       mesh=self.mesh, workdir=self.workdir, open_run=open_trained,
+                       params="ema" if self.evaluates_ema else "raw")
 
 
 def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   """Validates config, joins a multi-host job if any, loads the data and builds the family."""
-  gconfig.validate(config)
+  gconfig.validate(config, models.config_rules)
   parallel.maybe_initialize_distributed()
   mesh = devices.make_mesh()
   devices.check_batch_divisible(config.data.batch_size, "batch_size")
@@ -104,12 +127,17 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   hp = devices.replicate(gconfig.hparams_as_arrays(config), mesh)
   key = devices.replicate(jax.random.key(config.seed), mesh)
   example = train.get_batch(np.arange(config.data.batch_size))  # shapes only: eval_shape
-  abstract_state = jax.eval_shape(family.init, key, example, hp)
-  _, metric_shapes = jax.eval_shape(family.train_step, abstract_state, example, key, hp)
+  init, train_step = family.init, family.train_step
+  abstract_state = jax.eval_shape(init, key, example, hp)
+  if "ema_decay" in hp and not abstract_state.ema:  # a family with its own EMA keeps it
+    init, train_step = common.with_param_ema(init, train_step)
+    abstract_state = jax.eval_shape(init, key, example, hp)
+  _, metric_shapes = jax.eval_shape(train_step, abstract_state, example, key, hp)
   names = tuple(sorted(metric_shapes))
   return Session(config=config, workdir=workdir, mesh=mesh, train=train, test=test, family=family,
                  hp=hp, key=key, abstract_state=abstract_state,
-                 abstract_acc=jax.eval_shape(lambda: init_accumulator(names)), metric_names=names)
+                 abstract_acc=jax.eval_shape(lambda: init_accumulator(names)), metric_names=names,
+                 init=init, train_step=train_step)
 
 
 # What may change for a use of a trained run: how a diffusion model samples.
@@ -129,25 +157,35 @@ def apply_use_overrides(config: ml_collections.ConfigDict, overrides: dict[str, 
       gconfig.apply_overrides(config, {key: value})
 
 
-def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, EvalContext]:
-  """The session and an evaluation context for the latest checkpoint of a run directory.
+def load_trained(workdir: str, overrides: dict | None = None,
+                 step: int | str | None = None) -> tuple[Session, EvalContext]:
+  """The session and an evaluation context for a checkpoint of a run directory.
 
   Args:
     workdir: the run directory.
     overrides: dotted config keys to change for this use only: a diffusion model's
       sampler, step count and eta, or `evals.NAME.OPTION` (an evaluator's protocol
       size). The checkpoint is still matched against the saved config's fingerprint.
+    step: the step to load: None or 'latest' for the newest readable checkpoint, 'best'
+      for train.keep_best's, or a checkpointed step number.
+
+  Returns:
+    (session, context) of the restored state.
   """
   config = gconfig.read_saved(workdir)
   fingerprint = gconfig.fingerprint(config)
   apply_use_overrides(config, overrides or {})
   session = open_session(config, workdir)
   # Read-only: a `train` may be running in this directory; only it moves or deletes steps.
-  checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint, read_only=True)
+  checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, fingerprint, read_only=True,
+                              best=session.best)
   try:
-    restored = session.restore(checkpointer)
+    restored = session.restore(checkpointer, _chosen_step(checkpointer, workdir, step))
   finally:
     checkpointer.close()
+  if restored is None and step not in (None, "latest"):
+    raise CheckpointError(f"checkpoint step {step} of '{workdir}' is unreadable; pass another "
+                          "step, or None for the latest")
   if restored is None:
     raise CheckpointError(f"'{workdir}' has no checkpoint yet; let genjax train reach "
                           "train.checkpoint_every steps first")
@@ -155,6 +193,48 @@ def load_trained(workdir: str, overrides: dict | None = None) -> tuple[Session, 
   ctx = session.eval_context(state, step)
   ctx.run_fingerprint = fingerprint
   return session, ctx
+
+
+def _chosen_step(checkpointer: Checkpointer, workdir: str, step: int | str | None) -> int | None:
+  """None/'latest' -> None (the newest readable step); 'best' -> train.keep_best's; a step
+  number -> itself, if it was saved."""
+  if step in (None, "latest"):
+    return None
+  if isinstance(step, int) and not isinstance(step, bool):
+    if step not in checkpointer.all_steps():
+      raise CheckpointError(f"'{workdir}' has no checkpoint of step {step}; it holds steps "
+                            f"{checkpointer.all_steps()}: pass one of them, or None for the latest")
+    return step
+  if step != "best":
+    raise ConfigError(f"--step={step!r} is not a step choice; pass --step=best or --step=latest")
+  return _best_step(checkpointer, workdir)
+
+
+def _best_step(checkpointer: Checkpointer, workdir: str) -> int:
+  """The best step of train.keep_best, or one line saying why there is none."""
+  if checkpointer.best is None:
+    raise CheckpointError(f"'{workdir}' was trained without train.keep_best, so it has no best "
+                          "step; drop --step=best (the latest step is used)")
+  best = checkpointer.best_step()
+  if best is None:
+    raise CheckpointError(f"'{workdir}' has no best step yet: train.keep_best="
+                          f"'{checkpointer.best.key}' is recorded at each evaluation "
+                          "(train.eval_every); drop --step=best or train further")
+  return best
+
+
+def best_checkpoint(workdir: str) -> tuple[str, str, int, float]:
+  """(train.keep_best, its mode, the best step, its value) of a run directory, from the
+  checkpoints' saved metrics alone (no data, no model)."""
+  config = gconfig.read_saved(workdir)
+  best = BestMetric.from_config(config, list(config.evals))
+  checkpointer = Checkpointer(workdir, config.train.keep_checkpoints, gconfig.fingerprint(config),
+                              read_only=True, best=best)
+  try:
+    step = _best_step(checkpointer, workdir)
+    return best.key, best.mode, step, checkpointer.best_value(step)
+  finally:
+    checkpointer.close()
 
 
 def open_trained(workdir: str) -> EvalContext:

@@ -313,7 +313,7 @@ def test_bad_objective_settings_raise_config_error(overrides, message):
 
 
 def test_rules_know_exactly_the_objectives():
-  check, _ = gconfig.RULES["model.objective"]
+  check, _ = models.config_rules("vae")["model.objective"]
   assert all(check(name) for name in vo.OBJECTIVES) and not check("betatc")
 
 

@@ -27,7 +27,8 @@ from genjax.train import runner, session  # pylint: disable=wrong-import-positio
 # multi-process paths (gathers across hosts, writes by process 0 only) run too.
 # SGD: a 2-process step sums gradients in another order than a 1-process one, and Adam would
 # amplify that rounding (tests/conftest.assert_within_summation_rounding).
-OVERRIDES = {"optim.name": "sgd", "data.batch_size": "16", "data.num_eval": "64", "train.log_every": "2",
+OVERRIDES = {"optim.name": "sgd", "data.batch_size": "16", "data.num_eval": "64",
+             "data.eval_batch_size": "32", "train.steps_per_call": "1", "train.log_every": "2",
              "train.checkpoint_every": "2", "train.eval_every": "4", "train.figure_every": "4"}
 
 

@@ -33,7 +33,7 @@ SHRINK = {
     "data.num_eval": 16, "data.num_test": 16,
     "model.latent_dim": 4, "model.channels": 4, "model.hidden": 16, "model.widths": (16, 16),
     "model.disc_widths": (16,), "model.disc_channels": 4, "model.disc_layers": 1,
-    "model.num_blocks": 1, "model.pool_size": 3,
+    "model.num_blocks": 1, "model.pool_size": 3, "model.channel_mults": (1,),
     "model.timesteps": 50, "model.sample_steps": 5, "model.nll_chunk": 25,
 }
 # Evaluator options with a cost, where the evaluator has them.

@@ -19,7 +19,7 @@ import numpy as np
 from tests.conftest import F32_UNIT_ROUNDOFF, REL_STEP, ROOT, read_metrics
 
 WORKER = os.path.join(ROOT, "tests", "train", "multihost_worker.py")
-CONFIG = os.path.join(ROOT, "configs", "vae.py:smoke")
+CONFIG = os.path.join(ROOT, "configs", "vae.py:toy2d")
 STEPS, MORE_STEPS = 4, 6
 # Variables that would make a process join some other job (e.g. tests run inside SLURM).
 _JOB_VARIABLES = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID",
