@@ -43,6 +43,13 @@ OPTIONAL = {
     # pixel values are k / levels, k = 0..levels: diffusion's image grid (255 = 8-bit) and
     # the n of a 'binomial' decoder (digits: 16)
     "model.levels": 255,
+    # diffusion's probability-flow ODE (models/diffusion_ode.py): continuous-time training,
+    # the data end t_min, the adaptive solver's tolerances, dequantised image training
+    "model.time": "discrete",
+    "model.t_min": 1e-5,
+    "model.ode_rtol": 1e-5,
+    "model.ode_atol": 1e-5,
+    "model.dequantize": False,
 }
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)
