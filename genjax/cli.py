@@ -174,7 +174,9 @@ def sample_name(config, num: int, seed: int, label: int) -> str:
   m = config.model
   if m.family == "diffusion":
     if m.sampler == "ode":
-      parts.append(f"ode_rtol{float(m.get('ode_rtol', 1e-5)):g}_atol{float(m.get('ode_atol', 1e-5)):g}")
+      from genjax import config as gconfig  # pylint: disable=g-import-not-at-top
+      rtol, atol = (float(gconfig.optional(config, f"model.ode_{k}")) for k in ("rtol", "atol"))
+      parts.append(f"ode_rtol{rtol:g}_atol{atol:g}")
     else:
       parts.append(f"{m.sampler}{m.sample_steps}")
     if m.sampler == "ddim":
