@@ -3,6 +3,7 @@
   genjax train  --config=configs/vae.py:sprites --workdir=runs/x [--config.hparams.beta=4 ...]
   genjax eval   --workdir=runs/x --evals=elbo,recon [--step=best] [--config.evals.NAME.KEY=v ...]
   genjax sample --workdir=runs/x --num=64 [--label=3] [--sampler=ddim --steps=50]
+                [--sampler=ode --rtol=1e-5 --atol=1e-5]
   genjax translate --workdir=runs/p2p --input=images.npz
   genjax report --workdir=runs/x [--step=best]   (or --sweep=runs/study)
   genjax sweep  --sweep=experiments/study/sweep.py --workdir=runs/study \
@@ -27,11 +28,14 @@ flags.DEFINE_string("evals", None, "comma-separated evaluators for `eval` (defau
 flags.DEFINE_integer("num", 64, "number of samples for `sample`")
 flags.DEFINE_integer("seed", 0, "sampling seed for `sample`")
 flags.DEFINE_integer("label", -1, "class to generate for conditional models (`sample`)")
-flags.DEFINE_string("sampler", None, "diffusion sampler for `sample`: ddpm or ddim")
+flags.DEFINE_string("sampler", None, "diffusion sampler for `sample`: ddpm, ddim, ode "
+                    "(adaptive), euler, heun or dpmpp2m")
 flags.DEFINE_integer("steps", None, "diffusion sampling steps for `sample`")
 flags.DEFINE_float("eta", None, "DDIM eta for `sample` (0 = deterministic)")
 flags.DEFINE_string("step", None, "`eval`, `sample`, `report`: 'best' uses the step kept by "
                     "train.keep_best (default: the latest)")
+flags.DEFINE_float("rtol", None, "`sample --sampler=ode`: the solver's relative tolerance")
+flags.DEFINE_float("atol", None, "`sample --sampler=ode`: the solver's absolute tolerance")
 flags.DEFINE_string("input", None, "images to translate: an .npz (array 'x' or the first one) or a "
                     "folder of PNG/JPEG files")
 flags.DEFINE_string("direction", "AtoB", "translation direction for `translate`: AtoB or BtoA")
@@ -119,7 +123,7 @@ def cmd_eval(overrides: dict[str, str]) -> None:
   gevals.run_evals(ctx, evals, on_result=show)
 
 
-_SAMPLING_FLAGS = ("sampler", "steps", "eta")
+_SAMPLING_FLAGS = ("sampler", "steps", "eta", "rtol", "atol")
 
 
 def cmd_sample(overrides: dict[str, str]) -> None:
@@ -138,7 +142,8 @@ def cmd_sample(overrides: dict[str, str]) -> None:
   import jax  # pylint: disable=g-import-not-at-top
   from genjax.train import figures, session  # pylint: disable=g-import-not-at-top
   sampling = {f"model.{k}": str(v) for k, v in (
-      ("sampler", FLAGS.sampler), ("sample_steps", FLAGS.steps), ("eta", FLAGS.eta))
+      ("sampler", FLAGS.sampler), ("sample_steps", FLAGS.steps), ("eta", FLAGS.eta),
+      ("ode_rtol", FLAGS.rtol), ("ode_atol", FLAGS.atol))
               if v is not None}
   from genjax.core import family as contract  # pylint: disable=g-import-not-at-top
   run, ctx = session.load_trained(workdir, overrides=sampling, step=FLAGS.step)
@@ -176,7 +181,12 @@ def sample_name(config, num: int, seed: int, label: int) -> str:
     parts.append(f"label{label}")
   m = config.model
   if m.family == "diffusion":
-    parts.append(f"{m.sampler}{m.sample_steps}")
+    if m.sampler == "ode":
+      from genjax import config as gconfig  # pylint: disable=g-import-not-at-top
+      rtol, atol = (float(gconfig.optional(config, f"model.ode_{k}")) for k in ("rtol", "atol"))
+      parts.append(f"ode_rtol{rtol:g}_atol{atol:g}")
+    else:
+      parts.append(f"{m.sampler}{m.sample_steps}")
     if m.sampler == "ddim":
       parts.append(f"eta{float(m.eta):g}")
   return "_".join(parts)

@@ -53,6 +53,13 @@ OPTIONAL = {
     # the newest train.keep_checkpoints ('' = off); `genjax eval|sample|report --step=best`
     "train.keep_best": "",
     "train.keep_best_mode": "min",  # 'min' (a loss, an NLL) or 'max' (an accuracy, a score)
+    # diffusion's probability-flow ODE (models/diffusion_ode.py): continuous-time training,
+    # the data end t_min, the adaptive solver's tolerances, dequantised image training
+    "model.time": "discrete",
+    "model.t_min": 1e-5,
+    "model.ode_rtol": 1e-5,
+    "model.ode_atol": 1e-5,
+    "model.dequantize": False,
 }
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)

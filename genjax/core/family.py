@@ -109,6 +109,21 @@ class ExactLogProb(Protocol):
 
 
 @runtime_checkable
+class ProbabilityFlow(Protocol):
+  """A diffusion model's probability-flow ODE: -log p(x) by the instantaneous change of
+  variables, and the deterministic map between data and noise (models/diffusion_ode.py)."""
+
+  def ode_nll(self, state: TrainState, batch: Batch, rng: jax.Array, **solver: Any) -> dict:
+    """{'nll': nats [B], 'steps': the solver's accepted steps [B], ...}."""
+
+  def ode_encode(self, state: TrainState, x: jax.Array, cond: Any = None) -> jax.Array:
+    """Data -> noise along the ODE, shaped like x."""
+
+  def ode_decode(self, state: TrainState, z: jax.Array, cond: Any = None) -> jax.Array:
+    """Noise -> data along the ODE, shaped like z."""
+
+
+@runtime_checkable
 class EvidenceBound(Protocol):
   """The ELBO's parts, and whether its likelihood is a probability of this data."""
 

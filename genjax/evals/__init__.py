@@ -12,7 +12,7 @@ import ml_collections
 from genjax import config as gconfig
 from genjax.errors import ConfigError, EvaluationFailed, GenjaxError
 from genjax.evals import accuracy, class_modes, elbo, modes, nll_bound, recon, translation
-from genjax.evals import likelihood, memorisation, outliers, per_class, quality
+from genjax.evals import likelihood, memorisation, ode_likelihood, outliers, per_class, quality
 from genjax.evals import disentanglement, features, interpolation, traversal
 from genjax.evals.context import EvalContext, check_eval_size
 
@@ -27,6 +27,7 @@ EVALUATORS = {
     "memorisation": memorisation.run,
     "modes": modes.run,
     "nll_bound": nll_bound.run,
+    "ode_likelihood": ode_likelihood.run,
     "outliers": outliers.run,
     "per_class": per_class.run,
     "quality": quality.run,
@@ -52,7 +53,8 @@ def resolve(names: list[str], evals_cfg: ml_collections.ConfigDict) -> dict[str,
 # Evaluators that read the held-out split in whole eval batches, and the option (if any)
 # that sets how many examples they read instead of data.num_eval.
 _READS_BATCHES = {"accuracy": None, "elbo": None, "per_class": None, "recon": None,
-                  "translation": None, "nll_bound": "num_examples"}
+                  "translation": None, "nll_bound": "num_examples",
+                  "ode_likelihood": "num_examples"}
 
 
 def check_sizes(evals: dict[str, ml_collections.ConfigDict], data_cfg, held_out: int,

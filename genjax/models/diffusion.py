@@ -38,12 +38,17 @@ from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import ConfigError
 from genjax.models import common, config_rules
+from genjax.models import diffusion_fast as fast
+from genjax.models import diffusion_ode as ode
 from genjax.models import diffusion_samplers as samplers
 from genjax.models.diffusion_schedule import PREDICTIONS, VARIANCES, Schedule, gather
+from genjax.models.diffusion_time import ContinuousVP, bins_to_nats, expand
 from genjax.nets.diffusion_unet import TimeMLP, UNet
 
 _8BIT = 255  # model.levels' default: 256 values, bins of width 2 / 255 on [-1, 1]
 _INVERT_REFINE = 3  # fixed-point iterations per inversion step: round trips exact to ~1e-4
+ALL_SAMPLERS = samplers.SAMPLERS + ("ode",) + fast.FAST_SAMPLERS
+TIMES = ("discrete", "continuous")
 
 
 # ======================================================================================
@@ -147,6 +152,12 @@ class Diffusion:
   optimizer: optax.GradientTransformation
   levels: int = _8BIT  # images: values k / levels (model.levels), in training and the bound
   micro_batches: int = 1  # train.grad_accum_steps
+  # the probability-flow ODE (diffusion_ode): data end and solver tolerances
+  time: str = "discrete"  # 'continuous': train at fractional indices down to t_min
+  t_min: float = 1e-5
+  ode_rtol: float = 1e-5
+  ode_atol: float = 1e-5
+  dequantize: bool = False  # images: train on uniformly dequantised values (see ode_nll)
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -155,13 +166,15 @@ class Diffusion:
         "model.timesteps", "model.schedule", "model.prediction", "model.variance",
         "model.sampler", "model.sample_steps", "model.eta", "model.nll_chunk",
         "model.conditional", "model.label_dropout", "model.channel_mults",
-        "model.num_res_blocks", "hparams.guidance", "hparams.ema_decay")}
+        "model.num_res_blocks", "model.time", "model.t_min", "model.ode_rtol",
+        "model.ode_atol", "model.dequantize", "hparams.guidance", "hparams.ema_decay")}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Diffusion":
     m = config.model
     schedule = Schedule.make(m.schedule, m.timesteps)
     _check(m, config.hparams, info)
+    _check_ode(config)
     num_classes = info.num_classes if m.conditional else 0
     if m.net == "conv":
       net = UNet(m.channels, tuple(m.channel_mults), m.num_res_blocks, num_classes)
@@ -174,7 +187,17 @@ class Diffusion:
                nll_chunk=m.nll_chunk,
                optimizer=make_optimizer(config.optim, config.train.num_steps),
                levels=int(gconfig.optional(config, "model.levels")),
-               micro_batches=common.micro_batches(config))
+               micro_batches=common.micro_batches(config),
+               time=str(gconfig.optional(config, "model.time")),
+               t_min=float(gconfig.optional(config, "model.t_min")),
+               ode_rtol=float(gconfig.optional(config, "model.ode_rtol")),
+               ode_atol=float(gconfig.optional(config, "model.ode_atol")),
+               dequantize=bool(gconfig.optional(config, "model.dequantize")))
+
+  @functools.cached_property
+  def vp(self) -> ContinuousVP:
+    """The continuous-time schedule through this schedule's knots (diffusion_time)."""
+    return ContinuousVP.from_schedule(self.schedule)
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -218,7 +241,11 @@ class Diffusion:
     if self.num_classes and self.label_dropout:
       drop = jax.random.bernoulli(k_drop, self.label_dropout, labels.shape)
       labels = jnp.where(drop, self.num_classes, labels)
-    loss_B, eps_hat, t_B = self._simple_loss(params, self._to_model(batch["x"]), labels, k_loss)
+    x0 = self._to_model(batch["x"])
+    if self.image and self.dequantize:  # split only here: other runs keep their streams
+      k_loss, k_deq = jax.random.split(k_loss)
+      x0 = self._dequantize(x0, k_deq)
+    loss_B, eps_hat, t_B = self._simple_loss(params, x0, labels, k_loss)
     loss = loss_B.mean()
     eps_sq_B = jax.lax.stop_gradient(jnp.mean(eps_hat.reshape(eps_hat.shape[0], -1) ** 2, -1))
     return loss, {"loss": loss, "eps_sq_B": eps_sq_B, "t_B": t_B}
@@ -226,8 +253,15 @@ class Diffusion:
   def _simple_loss(self, params, x0, labels, rng):
     k_t, k_eps = jax.random.split(rng)
     b = x0.shape[0]
-    t_B = jax.random.randint(k_t, (b,), 0, self.schedule.num_steps)
     noise = jax.random.normal(k_eps, x0.shape)
+    if self.time == "continuous":  # eps prediction at fractional indices (diffusion_time)
+      tau_B = self.vp.sample_tau(k_t, b, self.t_min)
+      s = expand(self.vp.s_of_tau(tau_B), x0.ndim)
+      out = self.net.apply({"params": params["net"]}, self.vp.alpha(s) * x0
+                           + self.vp.sigma(s) * noise, tau_B, labels)
+      loss_B = jnp.mean(((out - noise) ** 2).reshape(b, -1), -1)
+      return loss_B, out, jnp.zeros((b,), jnp.int32)
+    t_B = jax.random.randint(k_t, (b,), 0, self.schedule.num_steps)
     x_t = self.schedule.q_sample(x0, t_B, noise)
     out = self.net.apply({"params": params["net"]}, x_t, t_B, labels)
     target = self.schedule.target(x0, t_B, noise, self.prediction)
@@ -250,7 +284,11 @@ class Diffusion:
                 else jnp.broadcast_to(jnp.asarray(cond, jnp.int32), (num,)))
     eps_fn = self._eps_fn(state.ema, labels, hp.get("guidance", jnp.float32(0)))
     clip = 1.0 if self.image else None  # images live in [-1, 1]
-    if self.sampler == "ddpm":
+    if self.sampler == "ode":
+      x = ode.decode(self.vp, eps_fn, x_T, self.t_min, self.ode_rtol, self.ode_atol)
+    elif self.sampler in fast.FAST_SAMPLERS:
+      x = fast.sample(self.sampler, self.vp, eps_fn, x_T, self.sample_steps)
+    elif self.sampler == "ddpm":
       steps = samplers.timesteps(self.schedule.num_steps, self.sample_steps)
       x = samplers.ddpm_sample(self.schedule, eps_fn, x_T, k_chain,
                                self._variances(state, steps), steps, clip)
@@ -294,12 +332,61 @@ class Diffusion:
     return vlb_terms(self.schedule, eps_fn, self._to_model(batch["x"]), rng,
                      self._variances(state), decoder, self.nll_chunk)
 
+  # --- the probability-flow ODE (diffusion_ode) ----------------------------------------
+
+  def ode_nll(self, state: TrainState, batch: dict, rng: jax.Array, divergence: str = "auto",
+              probe: str = "rademacher", rtol: float | None = None, atol: float | None = None,
+              conditional: bool = False) -> dict:
+    """-log p(x) per example under the probability-flow ODE, {'nll': [B] nats, 'steps': [B]}.
+
+    Points: the density of x itself (at t_min, see diffusion_ode). Images: uniform
+    dequantisation of the grid k / levels, y = k + u with u ~ U[-1/2, 1/2) (each value's bin
+    centred on it, 2 / levels wide in model space), and -log p of y on the integer scale
+    [0, levels + 1)^D, an upper bound on the discrete -log P(k) (Theis et al. 2016): for
+    8-bit data score_sde's [0, 256) scale. Conditional models use the null label (p(x))
+    unless `conditional` (p(x | label)).
+    """
+    k_deq, k_probe = jax.random.split(rng)
+    x0 = self._to_model(batch["x"])
+    jacobian = 0.0
+    if self.image:
+      x0 = self._dequantize(x0, k_deq)
+      jacobian = bins_to_nats(math.prod(self.x_shape), self.levels)
+    labels = (self._labels_of(batch) if conditional
+              else self._cond_or_null(x0.shape[0], None))
+    out = ode.log_likelihood(
+        self.vp, self._eps_fn(state.ema, labels, None), x0, k_probe, t_min=self.t_min,
+        rtol=rtol or self.ode_rtol, atol=atol or self.ode_atol, divergence=divergence,
+        probe=probe)
+    return {"nll": -(out["log_p_B"] + jacobian), "steps": out["steps_B"]}
+
+  def ode_encode(self, state: TrainState, x: jax.Array, cond=None) -> jax.Array:
+    """Data -> noise along the probability-flow ODE (adaptive solver), model space."""
+    eps_fn = self._eps_fn(state.ema, self._cond_or_null(x.shape[0], cond), None)
+    return ode.encode(self.vp, eps_fn, self._to_model(x, quantize=False), self.t_min,
+                      self.ode_rtol, self.ode_atol)
+
+  def ode_decode(self, state: TrainState, z: jax.Array, cond=None) -> jax.Array:
+    """Noise -> data along the probability-flow ODE: `ode_encode`'s inverse."""
+    eps_fn = self._eps_fn(state.ema, self._cond_or_null(z.shape[0], cond), None)
+    return self._from_model(ode.decode(self.vp, eps_fn, z, self.t_min, self.ode_rtol,
+                                       self.ode_atol))
+
   # --- helpers ------------------------------------------------------------------------
+
+  def _dequantize(self, x_model: jax.Array, rng: jax.Array) -> jax.Array:
+    """Grid values plus uniform noise over their bin, 2 / levels wide in model space."""
+    u = jax.random.uniform(rng, x_model.shape, minval=-0.5, maxval=0.5)
+    return x_model + 2.0 * u / float(self.levels)
+
 
   def _eps_fn(self, params, labels, guidance):
     """(x_t, t_B) -> eps; with labels and a guidance scale, the guided combination."""
     def apply(x, t, lab):
       out = self.net.apply({"params": params["net"]}, x, t, lab)
+      if self.prediction == "v" and not jnp.issubdtype(t.dtype, jnp.integer):
+        s = expand(self.vp.s_of_tau(t), x.ndim)  # a fractional index: the continuous form
+        return self.vp.sigma(s) * x + self.vp.alpha(s) * out
       return self.schedule.eps_from_output(out, x, t, self.prediction)
 
     if labels is None or guidance is None:
@@ -346,6 +433,25 @@ class Diffusion:
     return jnp.clip((x + 1.0) / 2.0, 0.0, 1.0) if self.image else x
 
 
+def _check_ode(config: ml_collections.ConfigDict) -> None:
+  """One ConfigError line per bad probability-flow ODE or continuous-time setting."""
+  m = config.model
+  time = gconfig.optional(config, "model.time")
+  if time not in TIMES:
+    raise ConfigError(f"config.model.time='{time}' is unknown; use one of {TIMES}")
+  if time == "continuous" and (m.prediction != "eps" or m.variance == "analytic"):
+    raise ConfigError("model.time='continuous' trains an eps prediction and keeps no per-step "
+                      "statistics: set model.prediction='eps' and model.variance='posterior'")
+  t_min = gconfig.optional(config, "model.t_min")
+  if not 0.0 < t_min < 1.0 / m.timesteps:
+    raise ConfigError(f"config.model.t_min={t_min} must be in (0, 1 / model.timesteps): "
+                      "below the first step's noise level (default 1e-5)")
+  for key in ("model.ode_rtol", "model.ode_atol"):
+    if not gconfig.optional(config, key) > 0:
+      raise ConfigError(f"config.{key}={gconfig.optional(config, key)} must be > 0 "
+                        "(e.g. 1e-5)")
+
+
 def _check(m, hparams, info: DatasetInfo) -> None:
   """One ConfigError line per bad diffusion setting, naming the fix."""
   if m.prediction not in PREDICTIONS:
@@ -353,9 +459,9 @@ def _check(m, hparams, info: DatasetInfo) -> None:
         f"config.model.prediction='{m.prediction}' is unknown; use one of {PREDICTIONS}")
   if m.variance not in VARIANCES:
     raise ConfigError(f"config.model.variance='{m.variance}' is unknown; use one of {VARIANCES}")
-  if m.sampler not in samplers.SAMPLERS:
+  if m.sampler not in ALL_SAMPLERS:
     raise ConfigError(
-        f"config.model.sampler='{m.sampler}' is unknown; use one of {samplers.SAMPLERS}")
+        f"config.model.sampler='{m.sampler}' is unknown; use one of {ALL_SAMPLERS}")
   if not 1 <= m.sample_steps <= m.timesteps:
     raise ConfigError(f"config.model.sample_steps={m.sample_steps} must be in [1, model.timesteps="
                       f"{m.timesteps}]; lower sample_steps or raise timesteps")

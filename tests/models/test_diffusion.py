@@ -290,7 +290,7 @@ def test_diffusion_smoke_trains_and_resumes_exactly(tmp_path):
     ({"model__sample_steps": 51}, "model.sample_steps"),
     ({"model__schedule": "quadratic"}, "model.schedule"),
     ({"model__prediction": "x0"}, "model.prediction"),
-    ({"model__sampler": "euler"}, "model.sampler"),
+    ({"model__sampler": "plms"}, "model.sampler"),  # euler, heun, dpmpp2m exist (issue 17)
     ({"model__variance": "learned"}, "model.variance"),
     ({"hparams__guidance": -1.0}, "hparams.guidance"),
     ({"model__label_dropout": 1.5}, "model.label_dropout"),
