@@ -18,6 +18,11 @@ grid k / model.levels, k = 0..levels (default 255: 8-bit, 256 values; digits: 16
 to [-1, 1]; the decoder is the discretised Gaussian of Ho et al. (2020) on the same levels,
 so the bound is on -log P(x) of the quantised image, a probability, with no dequantisation
 noise added (bits/dim = nats / (D ln 2)).
+
+The probability-flow ODE of the same network (diffusion_time, diffusion_ode) gives exact
+likelihoods (`ode_nll`, uniformly dequantised images), a deterministic data <-> noise map
+(`ode_encode` / `ode_decode`) and the samplers 'ode' (adaptive) and 'euler' / 'heun' /
+'dpmpp2m' (diffusion_fast); model.time='continuous' trains at fractional indices.
 """
 from __future__ import annotations
 
