@@ -172,7 +172,7 @@ class Diffusion:
         "model.sampler", "model.sample_steps", "model.eta", "model.nll_chunk",
         "model.conditional", "model.label_dropout", "model.channel_mults",
         "model.num_res_blocks", "model.time", "model.t_min", "model.ode_rtol",
-        "model.ode_atol", "model.dequantize", "hparams.guidance", "hparams.ema_decay")}
+        "model.ode_atol", "model.dequantize", "hparams.guidance")}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Diffusion":
@@ -478,8 +478,6 @@ def _check(m, hparams, info: DatasetInfo) -> None:
   if hparams.get("guidance", 0.0) < 0:
     raise ConfigError(f"config.hparams.guidance={hparams.guidance} must be >= 0 "
                       "(0 = the conditional model, no guidance)")
-  if not 0.0 <= hparams.get("ema_decay", 0.0) <= 1.0:
-    raise ConfigError(f"config.hparams.ema_decay={hparams.ema_decay} must be in [0, 1]")
   if m.nll_chunk < 1:
     raise ConfigError(f"config.model.nll_chunk={m.nll_chunk} must be a positive integer")
   if m.conditional and not info.num_classes:
