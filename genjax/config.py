@@ -46,6 +46,10 @@ OPTIONAL = {
     # gradient accumulation: k micro-batches of data.batch_size / k make one update of the
     # whole batch (memory of B / k; models/common.py value_and_grad says what differs)
     "train.grad_accum_steps": 1,
+    # the dtype networks compute in: 'bfloat16' runs activations, matmuls and convolutions
+    # in bfloat16 while params, optimiser state, losses and reductions stay float32
+    # (models/common.py apply_net says which parts stay float32 and why)
+    "train.precision": "float32",
     # an EMA of all params in state.ema, used by sampling, evaluation and figures (0 = the
     # raw params; absent = no EMA kept); traced, so a population may vary it
     "hparams.ema_decay": 0.0,
@@ -159,6 +163,7 @@ RULES: dict[str, Rule] = {
                           "a list of positive integers (() = the dataset's own)"),
     "data.channels": (_in(0, 1, 3), "0 (from the files), 1 or 3"),
     "train.grad_accum_steps": (_positive, "a positive integer (1 = off)"),
+    "train.precision": (_in("float32", "bfloat16"), "'float32' or 'bfloat16'"),
     "train.keep_best": (lambda v: v == "" or v.count("/") == 1, "'' or 'EVAL/METRIC'"),
     "train.keep_best_mode": (_in("min", "max"), "'min' or 'max'"),
 }

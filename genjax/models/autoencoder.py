@@ -32,6 +32,7 @@ class Autoencoder:
   optimizer: optax.GradientTransformation
   levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
   micro_batches: int = 1  # train.grad_accum_steps
+  precision: str = "float32"  # train.precision: what the networks compute in (common.apply_net)
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -46,7 +47,7 @@ class Autoencoder:
     return cls(encoder=nets.make_encoder(m, info, m.latent_dim), decoder=nets.make_decoder(m, info),
                latent_dim=m.latent_dim, likelihood=m.likelihood,
                optimizer=make_optimizer(config.optim, config.train.num_steps), levels=levels,
-               micro_batches=common.micro_batches(config))
+               micro_batches=common.micro_batches(config), precision=common.precision(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -59,10 +60,10 @@ class Autoencoder:
     return common.new_state(params, self.optimizer, extra=codes)
 
   def encode(self, state: TrainState, x: jax.Array) -> jax.Array:
-    return self.encoder.apply({"params": state.params["encoder"]}, x)
+    return self._encoder(state.params, x)
 
   def decode(self, state: TrainState, z_BD: jax.Array) -> jax.Array:
-    out = self.decoder.apply({"params": state.params["decoder"]}, z_BD)
+    out = self._decoder(state.params, z_BD)
     return likelihoods.decoder_mean(out, self.likelihood)
 
   def sample(self, state: TrainState, rng: jax.Array, num: int, hp: dict, cond=None) -> jax.Array:
@@ -83,7 +84,7 @@ class Autoencoder:
 
   def eval_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict) -> dict:
     del rng, hp
-    out = self.decoder.apply({"params": state.params["decoder"]}, self.encode(state, batch["x"]))
+    out = self._decoder(state.params, self.encode(state, batch["x"]))
     rec = likelihoods.decoder_nll(out, batch["x"], self.likelihood, self.levels)
     mean = likelihoods.decoder_mean(out, self.likelihood)
     sq_err = jnp.sum((mean - batch["x"]).reshape(rec.shape[0], -1) ** 2, -1)
@@ -91,7 +92,12 @@ class Autoencoder:
 
   def _loss(self, params, batch, rng, hp):
     del rng, hp
-    code = self.encoder.apply({"params": params["encoder"]}, batch["x"])
-    out = self.decoder.apply({"params": params["decoder"]}, code)
+    out = self._decoder(params, self._encoder(params, batch["x"]))
     rec = likelihoods.decoder_nll(out, batch["x"], self.likelihood, self.levels).mean()
     return rec, {"loss": rec, "rec": rec}
+
+  def _encoder(self, params, x):
+    return common.apply_net(self.precision, self.encoder, params["encoder"], x)
+
+  def _decoder(self, params, z_BD):
+    return common.apply_net(self.precision, self.decoder, params["decoder"], z_BD)

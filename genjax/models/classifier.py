@@ -63,6 +63,7 @@ class Classifier:
   net: nn.Module
   optimizer: optax.GradientTransformation
   micro_batches: int = 1  # train.grad_accum_steps
+  precision: str = "float32"  # train.precision: what the network computes in (common.apply_net)
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -81,7 +82,7 @@ class Classifier:
       trunk = mlp.MLP(tuple(m.widths), m.hidden)
     return cls(net=_Net(trunk, info.num_classes),
                optimizer=make_optimizer(config.optim, config.train.num_steps),
-               micro_batches=common.micro_batches(config))
+               micro_batches=common.micro_batches(config), precision=common.precision(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -89,10 +90,10 @@ class Classifier:
     return common.new_state(params, self.optimizer)
 
   def logits(self, state: TrainState, x: jax.Array) -> jax.Array:
-    return self.net.apply({"params": state.params["net"]}, x)[0]
+    return self._net(state.params, x)[0]
 
   def features(self, state: TrainState, x: jax.Array) -> jax.Array:
-    return self.net.apply({"params": state.params["net"]}, x)[1]
+    return self._net(state.params, x)[1]
 
   def train_step(self, state: TrainState, batch: dict, rng: jax.Array, hp: dict):
     return common.gradient_step(self._loss, self.optimizer, state, batch, rng, hp,
@@ -106,7 +107,11 @@ class Classifier:
 
   def _loss(self, params, batch, rng, hp):
     del rng, hp
-    logits = self.net.apply({"params": params["net"]}, batch["x"])[0]
+    logits = self._net(params, batch["x"])[0]
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
     accuracy = (logits.argmax(-1) == batch["label"]).mean()
     return loss, {"loss": loss, "accuracy": accuracy}
+
+  def _net(self, params, x):
+    """(logits, features), computed in train.precision."""
+    return common.apply_net(self.precision, self.net, params["net"], x)

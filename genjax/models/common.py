@@ -1,5 +1,5 @@
 """Pieces every family shares: state creation, the gradient step (with optional gradient
-accumulation over micro-batches) and the parameter EMA rule."""
+accumulation over micro-batches), the parameter EMA rule and mixed precision (`apply_net`)."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -114,6 +114,53 @@ def micro_batches(config, refused: str = "") -> int:
     raise ConfigError(f"train.grad_accum_steps={k} must divide data.batch_size="
                       f"{config.data.batch_size} (micro-batches of equal size)")
   return k
+
+
+# --- mixed precision (train.precision) --------------------------------------------------
+
+# train.precision -> the dtype networks compute in
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def precision(config) -> str:
+  """config.train.precision ('float32' when absent): what a family's networks compute in."""
+  return str(gconfig.optional(config, "train.precision"))
+
+
+def cast_floats(tree, dtype):
+  """`tree` with every floating-point array leaf cast to `dtype`; integer leaves (labels,
+  timestep indices), None and Python values pass unchanged."""
+  def cast(a):
+    if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating):
+      return a.astype(dtype)
+    return a
+  return jax.tree.map(cast, tree)
+
+
+def apply_net(precision_name: str, module, params, *inputs, **kwargs):
+  """`module.apply({'params': params}, *inputs, **kwargs)`, computed in `precision_name`.
+
+  The families' one mixed-precision mechanism. With 'bfloat16' the float32 params and the
+  floating positional `inputs` are cast to bfloat16 here, where the family applies its
+  network, so every matmul, convolution and activation inside runs in bfloat16 (flax layers
+  compute in the dtype of their inputs and params); the network's floating outputs are cast
+  back to float32 before any loss, log-likelihood or KL term reads them. Gradients flow back
+  through the casts and arrive in float32 on the float32 params: parameters, optimiser state,
+  EMA and checkpoints never hold bfloat16. Normalisation layers (GroupNorm, instance norm)
+  keep their mean, variance and normalised values in float32 (flax promotes their
+  statistics to float32) and hand bfloat16 on. Keyword arguments pass uncast: timesteps (a
+  fractional diffusion index near 1000 would be rounded to a multiple of 4 in bfloat16),
+  flags and rngs.
+
+  With 'float32' this is exactly `module.apply`: results are bit-identical to a run
+  without train.precision.
+  """
+  if precision_name == "float32":
+    return module.apply({"params": params}, *inputs, **kwargs)
+  dtype = COMPUTE_DTYPES[precision_name]
+  out = module.apply({"params": cast_floats(params, dtype)}, *cast_floats(inputs, dtype),
+                     **kwargs)
+  return cast_floats(out, jnp.float32)
 
 
 # The decay at step n is min(hp['ema_decay'], (1 + n) / (10 + n)): early averages forget the

@@ -28,7 +28,7 @@ import optax
 from genjax.core.dataset import DatasetInfo
 from genjax.core.state import TrainState
 from genjax.errors import CapabilityError, ConfigError
-from genjax.models import config_rules, gan_losses, pix2pix
+from genjax.models import common, config_rules, gan_losses, pix2pix
 from genjax.nets import patchgan, resnet_generator
 
 GEN, DISC = ("gen_ab", "gen_ba"), ("disc_a", "disc_b")
@@ -110,6 +110,7 @@ class CycleGAN:
   identity: bool
   opt_gen: optax.GradientTransformation
   opt_disc: optax.GradientTransformation
+  precision: str = "float32"  # train.precision: what the four nets compute in (common.apply_net)
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -142,7 +143,8 @@ class CycleGAN:
       return resnet_generator.ResnetGenerator(out_channels, m.channels, m.num_blocks)
     return cls(gen_ab=make(info.y_shape[-1]), gen_ba=make(info.x_shape[-1]),
                discriminator=patchgan.PatchGAN(m.disc_channels, m.disc_layers),
-               pool_size=m.pool_size, identity=same_channels, opt_gen=opt_gen, opt_disc=opt_disc)
+               pool_size=m.pool_size, identity=same_channels, opt_gen=opt_gen, opt_disc=opt_disc,
+               precision=common.precision(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -169,8 +171,8 @@ class CycleGAN:
     if direction not in pix2pix.DIRECTIONS:
       raise ConfigError(f"direction '{direction}' is unknown; use 'AtoB' or 'BtoA'")
     if direction == "AtoB":
-      return self.gen_ab.apply({"params": state.params["gen_ab"]}, x_BHWC)
-    return self.gen_ba.apply({"params": state.params["gen_ba"]}, x_BHWC)
+      return self._net(self.gen_ab, state.params["gen_ab"], x_BHWC)
+    return self._net(self.gen_ba, state.params["gen_ba"], x_BHWC)
 
   def sample(self, state: TrainState, rng: jax.Array, num: int, hp: dict, cond=None) -> jax.Array:
     """A -> B translations of the first `num` inputs in `cond`; there is no prior."""
@@ -212,10 +214,10 @@ class CycleGAN:
 
   def _gen_loss(self, gen, disc, a, b, hp):
     def g(x):
-      return self.gen_ab.apply({"params": gen["gen_ab"]}, x)
+      return self._net(self.gen_ab, gen["gen_ab"], x)
 
     def f(x):
-      return self.gen_ba.apply({"params": gen["gen_ba"]}, x)
+      return self._net(self.gen_ba, gen["gen_ba"], x)
 
     fake_b, fake_a = g(a), f(b)
     adv_ab = lsgan_generator_term(self._disc(disc["disc_b"], fake_b))
@@ -236,7 +238,10 @@ class CycleGAN:
                        "d_real_b": jnp.mean(real_b)}
 
   def _disc(self, disc_params, x):
-    return self.discriminator.apply({"params": disc_params}, x)
+    return self._net(self.discriminator, disc_params, x)
+
+  def _net(self, module, params, x):
+    return common.apply_net(self.precision, module, params, x)
 
 
 def _group(params: dict, names: tuple[str, ...]) -> dict:

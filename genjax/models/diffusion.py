@@ -23,6 +23,10 @@ The probability-flow ODE of the same network (diffusion_time, diffusion_ode) giv
 likelihoods (`ode_nll`, uniformly dequantised images), a deterministic data <-> noise map
 (`ode_encode` / `ode_decode`) and the samplers 'ode' (adaptive) and 'euler' / 'heun' /
 'dpmpp2m' (diffusion_fast); model.time='continuous' trains at fractional indices.
+
+train.precision='bfloat16' runs the network in bfloat16 (`common.apply_net`) in training,
+the bound and the fixed-step samplers; the schedule, its alphas and every loss stay
+float32, and the adaptive ODE solver's paths evaluate the network in float32.
 """
 from __future__ import annotations
 
@@ -163,6 +167,7 @@ class Diffusion:
   ode_rtol: float = 1e-5
   ode_atol: float = 1e-5
   dequantize: bool = False  # images: train on uniformly dequantised values (see ode_nll)
+  precision: str = "float32"  # train.precision: what the network computes in (common.apply_net)
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -197,7 +202,8 @@ class Diffusion:
                t_min=float(gconfig.optional(config, "model.t_min")),
                ode_rtol=float(gconfig.optional(config, "model.ode_rtol")),
                ode_atol=float(gconfig.optional(config, "model.ode_atol")),
-               dequantize=bool(gconfig.optional(config, "model.dequantize")))
+               dequantize=bool(gconfig.optional(config, "model.dequantize")),
+               precision=common.precision(config))
 
   @functools.cached_property
   def vp(self) -> ContinuousVP:
@@ -262,13 +268,12 @@ class Diffusion:
     if self.time == "continuous":  # eps prediction at fractional indices (diffusion_time)
       tau_B = self.vp.sample_tau(k_t, b, self.t_min)
       s = expand(self.vp.s_of_tau(tau_B), x0.ndim)
-      out = self.net.apply({"params": params["net"]}, self.vp.alpha(s) * x0
-                           + self.vp.sigma(s) * noise, tau_B, labels)
+      out = self._net(params, self.vp.alpha(s) * x0 + self.vp.sigma(s) * noise, tau_B, labels)
       loss_B = jnp.mean(((out - noise) ** 2).reshape(b, -1), -1)
       return loss_B, out, jnp.zeros((b,), jnp.int32)
     t_B = jax.random.randint(k_t, (b,), 0, self.schedule.num_steps)
     x_t = self.schedule.q_sample(x0, t_B, noise)
-    out = self.net.apply({"params": params["net"]}, x_t, t_B, labels)
+    out = self._net(params, x_t, t_B, labels)
     target = self.schedule.target(x0, t_B, noise, self.prediction)
     loss_B = jnp.mean(((out - target) ** 2).reshape(b, -1), -1)
     return loss_B, self.schedule.eps_from_output(out, x_t, t_B, self.prediction), t_B
@@ -287,7 +292,9 @@ class Diffusion:
     if self.num_classes:
       labels = (jnp.arange(num, dtype=jnp.int32) % self.num_classes if cond is None
                 else jnp.broadcast_to(jnp.asarray(cond, jnp.int32), (num,)))
-    eps_fn = self._eps_fn(state.ema, labels, hp.get("guidance", jnp.float32(0)))
+    # the adaptive solver in float32 (see _ode_eps_fn)
+    eps_of = self._ode_eps_fn if self.sampler == "ode" else self._eps_fn
+    eps_fn = eps_of(state.ema, labels, hp.get("guidance", jnp.float32(0)))
     clip = 1.0 if self.image else None  # images live in [-1, 1]
     if self.sampler == "ode":
       x = ode.decode(self.vp, eps_fn, x_T, self.t_min, self.ode_rtol, self.ode_atol)
@@ -360,20 +367,20 @@ class Diffusion:
     labels = (self._labels_of(batch) if conditional
               else self._cond_or_null(x0.shape[0], None))
     out = ode.log_likelihood(
-        self.vp, self._eps_fn(state.ema, labels, None), x0, k_probe, t_min=self.t_min,
+        self.vp, self._ode_eps_fn(state.ema, labels, None), x0, k_probe, t_min=self.t_min,
         rtol=rtol or self.ode_rtol, atol=atol or self.ode_atol, divergence=divergence,
         probe=probe)
     return {"nll": -(out["log_p_B"] + jacobian), "steps": out["steps_B"]}
 
   def ode_encode(self, state: TrainState, x: jax.Array, cond=None) -> jax.Array:
     """Data -> noise along the probability-flow ODE (adaptive solver), model space."""
-    eps_fn = self._eps_fn(state.ema, self._cond_or_null(x.shape[0], cond), None)
+    eps_fn = self._ode_eps_fn(state.ema, self._cond_or_null(x.shape[0], cond), None)
     return ode.encode(self.vp, eps_fn, self._to_model(x, quantize=False), self.t_min,
                       self.ode_rtol, self.ode_atol)
 
   def ode_decode(self, state: TrainState, z: jax.Array, cond=None) -> jax.Array:
     """Noise -> data along the probability-flow ODE: `ode_encode`'s inverse."""
-    eps_fn = self._eps_fn(state.ema, self._cond_or_null(z.shape[0], cond), None)
+    eps_fn = self._ode_eps_fn(state.ema, self._cond_or_null(z.shape[0], cond), None)
     return self._from_model(ode.decode(self.vp, eps_fn, z, self.t_min, self.ode_rtol,
                                        self.ode_atol))
 
@@ -385,10 +392,26 @@ class Diffusion:
     return x_model + 2.0 * u / float(self.levels)
 
 
-  def _eps_fn(self, params, labels, guidance):
+  def _net(self, params, x, t_B, labels, precision: str | None = None):
+    """The network's output in float32, computed in `precision` (default train.precision).
+
+    Timesteps go in by keyword, so `common.apply_net` leaves them float32: the sinusoidal
+    embedding needs the exact index, and the network casts its features itself.
+    """
+    return common.apply_net(precision or self.precision, self.net, params["net"], x,
+                            t_B=t_B, label_B=labels)
+
+  def _ode_eps_fn(self, params, labels, guidance):
+    """`_eps_fn` with the network in float32 whatever train.precision: an adaptive solver
+    reads bfloat16's rounding of eps (relative 2^-8) as local error far above its
+    tolerances (1e-5) and shrinks its steps (ring8's likelihood: 26 steps -> about 400),
+    and the exact likelihood's divergence, a derivative of eps, is that rounding's slope."""
+    return self._eps_fn(params, labels, guidance, "float32")
+
+  def _eps_fn(self, params, labels, guidance, precision: str | None = None):
     """(x_t, t_B) -> eps; with labels and a guidance scale, the guided combination."""
     def apply(x, t, lab):
-      out = self.net.apply({"params": params["net"]}, x, t, lab)
+      out = self._net(params, x, t, lab, precision)
       if self.prediction == "v" and not jnp.issubdtype(t.dtype, jnp.integer):
         s = expand(self.vp.s_of_tau(t), x.ndim)  # a fractional index: the continuous form
         return self.vp.sigma(s) * x + self.vp.alpha(s) * out

@@ -52,6 +52,7 @@ class Flow:
   levels: int = 0  # images: pixel values k / levels; 0 for continuous vectors
   logit_alpha: float = 0.05
   micro_batches: int = 1  # train.grad_accum_steps: the NLL is a mean over examples
+  precision: str = "float32"  # train.precision: what the couplings' MLPs compute in
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -67,11 +68,16 @@ class Flow:
     m = config.model
     check_model_config(m)
     image = info.kind == "image"
-    return cls(net=CouplingFlow(int(m.num_couplings), tuple(m.widths)),
+    precision = common.precision(config)
+    # Not common.apply_net: only the conditioning MLPs leave float32 (nets/coupling.py), so
+    # the bijection and its log-determinants keep float32 precision.
+    compute = None if precision == "float32" else common.COMPUTE_DTYPES[precision]
+    return cls(net=CouplingFlow(int(m.num_couplings), tuple(m.widths), compute),
                x_shape=tuple(info.x_shape),
                optimizer=make_optimizer(config.optim, config.train.num_steps),
                levels=int(gconfig.optional(config, "model.levels")) if image else 0,
-               logit_alpha=float(m.logit_alpha), micro_batches=common.micro_batches(config))
+               logit_alpha=float(m.logit_alpha), micro_batches=common.micro_batches(config),
+               precision=precision)
 
   @property
   def latent_dim(self) -> int:

@@ -43,6 +43,7 @@ class GAN:
   opt_gen: optax.GradientTransformation
   opt_disc: optax.GradientTransformation
   micro_batches: int = 1  # train.grad_accum_steps: both players' gradients accumulate
+  precision: str = "float32"  # train.precision: what both nets compute in (common.apply_net)
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -85,7 +86,8 @@ class GAN:
                discriminator=dcgan.Critic(trunk, num_classes), latent_dim=m.latent_dim,
                loss=m.loss, disc_steps=m.disc_steps, pack=m.pack, num_classes=num_classes,
                image=image, opt_gen=make_optimizer(config.optim, config.train.num_steps),
-               opt_disc=make_optimizer(disc_optim, config.train.num_steps), micro_batches=micro)
+               opt_disc=make_optimizer(disc_optim, config.train.num_steps), micro_batches=micro,
+               precision=common.precision(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -163,12 +165,13 @@ class GAN:
     return gan_losses.generator_loss(self.loss, fake)
 
   def _generate(self, gen_params, z, labels):
-    return self.generator.apply({"params": gen_params}, z, labels)
+    return common.apply_net(self.precision, self.generator, gen_params, z, labels)
 
   def _disc(self, disc_params, x, labels):
     """Logits per pack of `self.pack` consecutive examples (per example when pack = 1)."""
     packed_labels = None if labels is None else labels[::self.pack]
-    return self.discriminator.apply({"params": disc_params}, self._pack(x), packed_labels)
+    return common.apply_net(self.precision, self.discriminator, disc_params, self._pack(x),
+                            packed_labels)
 
   def _pack(self, x):
     if self.pack == 1:

@@ -26,7 +26,7 @@ from genjax.core.dataset import DatasetInfo
 from genjax.core.optim import make_optimizer
 from genjax.core.state import TrainState
 from genjax.errors import CapabilityError, ConfigError
-from genjax.models import config_rules, gan_losses
+from genjax.models import common, config_rules, gan_losses
 from genjax.nets import patchgan, unet
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -119,6 +119,7 @@ class Pix2Pix:
   dropout: bool
   opt_gen: optax.GradientTransformation
   opt_disc: optax.GradientTransformation
+  precision: str = "float32"  # train.precision: what both nets compute in (common.apply_net)
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -143,7 +144,8 @@ class Pix2Pix:
     opt_gen, opt_disc = two_optimizers(config)
     return cls(generator=unet.UNet(info.y_shape[-1], channels=m.channels, dropout=m.dropout),
                discriminator=patchgan.PatchGAN(m.disc_channels, m.disc_layers),
-               dropout=m.dropout > 0, opt_gen=opt_gen, opt_disc=opt_disc)
+               dropout=m.dropout > 0, opt_gen=opt_gen, opt_disc=opt_disc,
+               precision=common.precision(config))
 
   def init(self, rng: jax.Array, batch: dict, hp: dict) -> TrainState:
     del hp
@@ -162,7 +164,7 @@ class Pix2Pix:
     if direction != "AtoB":
       raise CapabilityError(f"pix2pix translates only AtoB, not '{direction}'; train "
                             "model.family='cyclegan' for both directions")
-    return self.generator.apply({"params": state.params["gen"]}, x_BHWC)
+    return common.apply_net(self.precision, self.generator, state.params["gen"], x_BHWC)
 
   def sample(self, state: TrainState, rng: jax.Array, num: int, hp: dict, cond=None) -> jax.Array:
     """Translations of the first `num` inputs in `cond`; a translation model has no prior."""
@@ -199,17 +201,22 @@ class Pix2Pix:
     return state, dict(d_metrics, **g_metrics)
 
   def _disc_loss(self, disc_params, x, y, y_hat):
-    real = self.discriminator.apply({"params": disc_params}, y, x)
-    fake = self.discriminator.apply({"params": disc_params}, y_hat, x)
+    real = self._disc(disc_params, y, x)
+    fake = self._disc(disc_params, y_hat, x)
     loss = discriminator_objective(real, fake)
     return loss, {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real)),
                   "d_fake": jnp.mean(jax.nn.sigmoid(fake))}
 
   def _gen_loss(self, y_hat, disc_params, x, y, hp):
-    fake = self.discriminator.apply({"params": disc_params}, y_hat, x)
+    fake = self._disc(disc_params, y_hat, x)
     return generator_objective(fake, y_hat, y, hp["lambda_l1"])
 
   def _generate(self, gen_params, x, rng):
     if not self.dropout:
-      return self.generator.apply({"params": gen_params}, x)
-    return self.generator.apply({"params": gen_params}, x, train=True, rngs={"dropout": rng})
+      return common.apply_net(self.precision, self.generator, gen_params, x)
+    return common.apply_net(self.precision, self.generator, gen_params, x, train=True,
+                            rngs={"dropout": rng})
+
+  def _disc(self, disc_params, y, x):
+    """PatchGAN logits for image y given the input x, computed in train.precision."""
+    return common.apply_net(self.precision, self.discriminator, disc_params, y, x)

@@ -56,6 +56,7 @@ class VAE:
   disc_optimizer: optax.GradientTransformation | None = None
   levels: int | None = None  # the binomial decoder's n (model.levels); None for the others
   micro_batches: int = 1  # train.grad_accum_steps (beta and annealed objectives only)
+  precision: str = "float32"  # train.precision: what the networks compute in (common.apply_net)
 
   @classmethod
   def config_rules(cls) -> dict:
@@ -68,7 +69,8 @@ class VAE:
     objective = m.get("objective", "beta")  # configs from before the objectives: a beta-VAE
     objectives.check_hparams(objective, config.hparams)
     extra = {"levels": likelihoods.decoder_levels(config, info),
-             "micro_batches": common.micro_batches(config, _WHOLE_BATCH.get(objective, ""))}
+             "micro_batches": common.micro_batches(config, _WHOLE_BATCH.get(objective, "")),
+             "precision": common.precision(config)}
     if objective == "tcvae":
       if not info.num_examples:
         raise ConfigError("model.objective='tcvae' needs the training set's size: build the "
@@ -111,7 +113,7 @@ class VAE:
 
   def decode(self, state: TrainState, z_BD: jax.Array) -> jax.Array:
     """The decoder's mean for codes z, shaped like x."""
-    out = self.decoder.apply({"params": state.params["decoder"]}, z_BD)
+    out = self._decoder(state.params, z_BD)
     return likelihoods.decoder_mean(out, self.likelihood)
 
   def sample(self, state: TrainState, rng: jax.Array, num: int, hp: dict, cond=None) -> jax.Array:
@@ -140,7 +142,7 @@ class VAE:
   def log_joint(self, state: TrainState, x_BX: jax.Array, z_SBD: jax.Array) -> jax.Array:
     """log p(x | z) + log p(z) [S, B] for S codes per example."""
     s, b, d = z_SBD.shape
-    out = self.decoder.apply({"params": state.params["decoder"]}, z_SBD.reshape(s * b, d))
+    out = self._decoder(state.params, z_SBD.reshape(s * b, d))
     return likelihoods.log_joint(out, x_BX, z_SBD, self.likelihood, self.levels)
 
   # --- training and evaluation --------------------------------------------------------
@@ -163,14 +165,17 @@ class VAE:
     return dict(terms, sq_err=sq_err)
 
   def _posterior(self, params, x):
-    out = self.encoder.apply({"params": params["encoder"]}, x)
+    out = common.apply_net(self.precision, self.encoder, params["encoder"], x)
     mean, logvar = jnp.split(out, 2, axis=-1)
     return mean, logvar
+
+  def _decoder(self, params, z_BD):
+    return common.apply_net(self.precision, self.decoder, params["decoder"], z_BD)
 
   def _forward(self, params, x, rng) -> _Forward:
     mean, logvar = self._posterior(params, x)
     z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(rng, mean.shape)
-    out = self.decoder.apply({"params": params["decoder"]}, z)
+    out = self._decoder(params, z)
     return _Forward(likelihoods.decoder_nll(out, x, self.likelihood, self.levels),
                     gaussian_kl(mean, logvar), z, mean, logvar)
 
@@ -216,7 +221,7 @@ class VAE:
                                          self._disc(disc_params, z_perm_BD))
 
   def _disc(self, disc_params, z_BD):
-    return self.discriminator.apply({"params": disc_params}, z_BD)
+    return common.apply_net(self.precision, self.discriminator, disc_params, z_BD)
 
 
 # Objectives whose regulariser reads the whole batch at once: micro-batches would change it.

@@ -11,10 +11,13 @@ y back to (x, log|det dx/dy|), so a flow's exact log-density is a sum of per-lay
   as P, the permutation between couplings of RealNVP, and learns to mix from there.
 - `CouplingFlow`: `num_couplings` steps of (InvertibleLinear, AffineCoupling), masks
   alternating between the two halves of the (permuted) coordinates.
+With `compute_dtype` (e.g. bfloat16) only the couplings' conditioning MLPs compute in it:
+the data path, the scales and every log-det stay in the input's dtype (float32), so the
+flow stays invertible to float32 rounding and its log-density keeps float32 precision.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -41,15 +44,19 @@ class AffineCoupling(nn.Module):
   Attributes:
     mask: 0/1 per coordinate, 1 = passed through and conditioned on.
     widths: hidden widths of the conditioning MLP.
+    compute_dtype: the dtype the MLP computes in (None: the input's); its output is cast
+      back to the input's dtype.
   """
   mask: tuple[int, ...]
   widths: Sequence[int]
+  compute_dtype: Any = None
 
   @nn.compact
   def __call__(self, x_BD: jax.Array, inverse: bool = False) -> tuple[jax.Array, jax.Array]:
     dim = x_BD.shape[-1]
     keep_D = jnp.asarray(self.mask, x_BD.dtype)
-    out_B2D = mlp.MLP(tuple(self.widths), 2 * dim, activation="silu", zero_out=True)(x_BD * keep_D)
+    out_B2D = mlp.MLP(tuple(self.widths), 2 * dim, activation="silu", zero_out=True,
+                      dtype=self.compute_dtype)(x_BD * keep_D).astype(x_BD.dtype)
     raw_BD, shift_BD = jnp.split(out_B2D, 2, axis=-1)
     scale_D = self.param("scale", nn.initializers.ones, (dim,))
     log_s_BD = (1 - keep_D) * scale_D * jnp.tanh(raw_BD)
@@ -89,9 +96,11 @@ class CouplingFlow(nn.Module):
   Attributes:
     num_couplings: flow steps.
     widths: hidden widths of each coupling's MLP.
+    compute_dtype: the dtype the couplings' MLPs compute in (None: the input's).
   """
   num_couplings: int
   widths: Sequence[int]
+  compute_dtype: Any = None
 
   @nn.compact
   def __call__(self, x_BD: jax.Array, inverse: bool = False) -> tuple[jax.Array, jax.Array]:
@@ -99,7 +108,7 @@ class CouplingFlow(nn.Module):
     layers = []
     for k in range(self.num_couplings):
       layers += [InvertibleLinear(fixed_permutation(dim, k)),
-                 AffineCoupling(half_mask(dim, k), tuple(self.widths))]
+                 AffineCoupling(half_mask(dim, k), tuple(self.widths), self.compute_dtype)]
     logdet_B = jnp.zeros(x_BD.shape[:1], x_BD.dtype)
     h_BD = x_BD
     for layer in reversed(layers) if inverse else layers:

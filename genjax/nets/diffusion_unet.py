@@ -80,7 +80,7 @@ class UNet(nn.Module):
   @nn.compact
   def __call__(self, x_BHWC: jax.Array, t_B: jax.Array,
                label_B: jax.Array | None = None) -> jax.Array:
-    emb = TimeEmbedding(4 * self.channels, self.num_classes)(t_B, label_B)
+    emb = TimeEmbedding(4 * self.channels, self.num_classes)(t_B, label_B, x_BHWC.dtype)
     h = nn.Conv(self.channels, (3, 3))(x_BHWC)
     skips = [h]
     last = len(self.channel_mults) - 1
@@ -120,7 +120,7 @@ class TimeMLP(nn.Module):
   @nn.compact
   def __call__(self, x_BD: jax.Array, t_B: jax.Array,
                label_B: jax.Array | None = None) -> jax.Array:
-    emb = TimeEmbedding(self.widths[0], self.num_classes)(t_B, label_B)
+    emb = TimeEmbedding(self.widths[0], self.num_classes)(t_B, label_B, x_BD.dtype)
     h = nn.Dense(self.widths[0])(x_BD)
     for width in self.widths:
       skip = h if h.shape[-1] == width else nn.Dense(width)(h)

@@ -43,8 +43,11 @@ class TimeEmbedding(nn.Module):
   num_classes: int = 0
 
   @nn.compact
-  def __call__(self, t_B: jax.Array, label_B: jax.Array | None = None) -> jax.Array:
-    h = nn.Dense(self.width)(sinusoidal(t_B, self.width))
+  def __call__(self, t_B: jax.Array, label_B: jax.Array | None = None,
+               dtype: jnp.dtype = jnp.float32) -> jax.Array:
+    """The embedding; `dtype` is the network's compute dtype, given to the sinusoidal
+    features (always computed in float32: bfloat16 would round angles up to 1000)."""
+    h = nn.Dense(self.width)(sinusoidal(t_B, self.width).astype(dtype))
     h = nn.Dense(self.width)(nn.silu(h))
     if self.num_classes:
       h = h + nn.Embed(self.num_classes + 1, self.width)(label_B)
