@@ -137,8 +137,10 @@ def cast_floats(tree, dtype):
   return jax.tree.map(cast, tree)
 
 
-def apply_net(precision_name: str, module, params, *inputs, **kwargs):
-  """`module.apply({'params': params}, *inputs, **kwargs)`, computed in `precision_name`.
+def apply_net(precision_name: str, module, params, *inputs, collections: dict | None = None,
+              **kwargs):
+  """`module.apply({'params': params, **collections}, *inputs, **kwargs)`, computed in
+  `precision_name`.
 
   The families' one mixed-precision mechanism. With 'bfloat16' the float32 params and the
   floating positional `inputs` are cast to bfloat16 here, where the family applies its
@@ -150,16 +152,18 @@ def apply_net(precision_name: str, module, params, *inputs, **kwargs):
   keep their mean, variance and normalised values in float32 (flax promotes their
   statistics to float32) and hand bfloat16 on. Keyword arguments pass uncast: timesteps (a
   fractional diffusion index near 1000 would be rounded to a multiple of 4 in bfloat16),
-  flags and rngs.
+  flags and rngs. Other variable `collections` the module reads (e.g. a spectral norm's
+  power-iteration vectors) are cast like the params, so the weights they rescale stay
+  bfloat16; what a `mutable` call returns comes back float32 like every output.
 
   With 'float32' this is exactly `module.apply`: results are bit-identical to a run
   without train.precision.
   """
+  variables = {"params": params, **(collections or {})}
   if precision_name == "float32":
-    return module.apply({"params": params}, *inputs, **kwargs)
+    return module.apply(variables, *inputs, **kwargs)
   dtype = COMPUTE_DTYPES[precision_name]
-  out = module.apply({"params": cast_floats(params, dtype)}, *cast_floats(inputs, dtype),
-                     **kwargs)
+  out = module.apply(cast_floats(variables, dtype), *cast_floats(inputs, dtype), **kwargs)
   return cast_floats(out, jnp.float32)
 
 

@@ -158,3 +158,23 @@ def test_bfloat16_run_resumes_from_its_checkpoint_exactly(tmp_path):
   straight, resumed = straight_and_resumed_runs("vae.py:toy2d", tmp_path, 8, 4, **overrides)
   assert_same_params(straight, resumed)
   assert int(resumed.step) == 8 and _float_dtypes(resumed.params) == {"float32"}
+
+
+def test_other_variable_collections_are_cast_like_params():
+  """A spectral-normalised layer reads its power-iteration state from another collection:
+  cast with the params, the rescaled kernel and the matmul stay bfloat16, and the state a
+  mutable call returns comes back float32."""
+  layer = nn.SpectralNorm(nn.Dense(4), collection_name="spectral")
+  x = jax.random.normal(jax.random.key(0), (2, 3))
+  variables = layer.init(jax.random.key(1), x, update_stats=False)
+
+  def call(params, spectral, x):
+    return common.apply_net("bfloat16", layer, params, x, collections={"spectral": spectral},
+                            update_stats=True, mutable=["spectral"])
+
+  jaxpr = jax.make_jaxpr(call)(variables["params"], variables["spectral"], x)
+  dots = [e for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "dot_general"]
+  assert dots and all(str(e.invars[0].aval.dtype) == "bfloat16" for e in dots)
+  out, updated = call(variables["params"], variables["spectral"], x)
+  assert out.dtype == jnp.float32 and _float_dtypes(updated) == {"float32"}
+
