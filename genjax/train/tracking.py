@@ -142,6 +142,7 @@ def _open_wandb(workdir: str, config):
                       f"{text}); run `wandb login`, or set config.train.wandb.mode=offline "
                       "(sync later) or config.train.wandb.project='' (no wandb)") from None
   if run_id is None:
+    os.makedirs(workdir, exist_ok=True)
     tmp = id_path + ".tmp"
     with open(tmp, "w") as f:
       json.dump({"id": run.id, "project": kwargs["project"]}, f)
