@@ -60,9 +60,19 @@ OPTIONAL = {
     "model.ode_rtol": 1e-5,
     "model.ode_atol": 1e-5,
     "model.dequantize": False,
+    # experiment tracking with wandb (train/tracking.py; the optional extra genjax[wandb]):
+    # a project turns it on ('' = off); a sweep's members are grouped by the sweep's name
+    "train.wandb.project": "",
+    "train.wandb.entity": "",  # the team or user ('' = wandb's default entity)
+    "train.wandb.tags": (),
+    # 'online' (wandb's default, so WANDB_MODE in the environment still applies), 'offline'
+    # (written under WANDB_DIR or the run directory, `wandb sync` later) or 'disabled'
+    "train.wandb.mode": "online",
 }
-# Keys that may differ between a run directory's config and a restart's: extending a run.
-RESTART_MAY_CHANGE = ("train.num_steps",)
+WANDB_KEYS = ("train.wandb.project", "train.wandb.entity", "train.wandb.tags", "train.wandb.mode")
+# Keys that may differ between a run directory's config and a restart's: extending a run,
+# or watching it elsewhere (tracking changes no number of the run).
+RESTART_MAY_CHANGE = ("train.num_steps",) + WANDB_KEYS
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -119,6 +129,8 @@ POSITIVE_LIST: Rule = (lambda v: all(w > 0 for w in v), "a list of positive inte
 BETWEEN_0_AND_1: Rule = (lambda v: 0 <= v < 1, "in [0, 1)")
 ANY: Rule = (lambda v: True, "any value")  # a known key whose value its family checks itself
 
+_WANDB_FORBIDDEN = "/\\#?%:"  # characters wandb refuses in project and entity names
+
 RULES: dict[str, Rule] = {
     "data.batch_size": POSITIVE,
     "data.eval_batch_size": POSITIVE,
@@ -161,6 +173,14 @@ RULES: dict[str, Rule] = {
     "train.grad_accum_steps": (_positive, "a positive integer (1 = off)"),
     "train.keep_best": (lambda v: v == "" or v.count("/") == 1, "'' or 'EVAL/METRIC'"),
     "train.keep_best_mode": (_in("min", "max"), "'min' or 'max'"),
+    "train.wandb.project": (lambda v: not set(v) & set(_WANDB_FORBIDDEN),
+                            f"a wandb project name without any of {_WANDB_FORBIDDEN} ('' = off)"),
+    "train.wandb.entity": (lambda v: not set(v) & set(_WANDB_FORBIDDEN),
+                           f"a wandb entity without any of {_WANDB_FORBIDDEN} ('' = the default)"),
+    "train.wandb.tags": (lambda v: all(isinstance(t, str) and 0 < len(t) <= 64 for t in v),
+                         "a tuple of strings of 1 to 64 characters, e.g. ('beta', 'sprites')"),
+    "train.wandb.mode": (_in("online", "offline", "disabled"),
+                         "'online', 'offline' or 'disabled'"),
 }
 
 
@@ -352,6 +372,8 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]
     parent, _, leaf = key.rpartition(".")
     node = config
     for part in parent.split(".") if parent else []:
+      if part not in node:  # an optional key's section (train.wandb) the config lacks
+        node[part] = ml_collections.ConfigDict()
       node = node[part]
     with node.ignore_type():
       node[leaf] = value
