@@ -60,6 +60,13 @@ OPTIONAL = {
     "model.ode_rtol": 1e-5,
     "model.ode_atol": 1e-5,
     "model.dequantize": False,
+    # the GAN's discriminator stabilisers (models/gan.py): spectral normalisation,
+    # DiffAugment ('' = off, else e.g. 'translation,cutout,color'), and the traced weights of
+    # the WGAN-GP gradient penalty and the LeCam penalty (absent = not computed)
+    "model.spectral_norm": False,
+    "model.diffaugment": "",
+    "hparams.gp_lambda": 0.0,
+    "hparams.lecam_lambda": 0.0,
 }
 # Keys that may differ between a run directory's config and a restart's: extending a run.
 RESTART_MAY_CHANGE = ("train.num_steps",)
