@@ -68,6 +68,13 @@ OPTIONAL = {
     # 'online' (wandb's default, so WANDB_MODE in the environment still applies), 'offline'
     # (written under WANDB_DIR or the run directory, `wandb sync` later) or 'disabled'
     "train.wandb.mode": "online",
+    # the GAN's discriminator stabilisers (models/gan.py): spectral normalisation,
+    # DiffAugment ('' = off, else e.g. 'translation,cutout,color'), and the traced weights of
+    # the WGAN-GP gradient penalty and the LeCam penalty (absent = not computed)
+    "model.spectral_norm": False,
+    "model.diffaugment": "",
+    "hparams.gp_lambda": 0.0,
+    "hparams.lecam_lambda": 0.0,
 }
 WANDB_KEYS = ("train.wandb.project", "train.wandb.entity", "train.wandb.tags", "train.wandb.mode")
 # Keys that may differ between a run directory's config and a restart's: extending a run,
@@ -247,7 +254,10 @@ _GENERIC_ONLY = ("seed", "data.", "train.")
 def _check_known(flat: dict[str, Any], rules: dict[str, Rule], only: tuple[str, ...] = ()) -> None:
   """Refuses a key that no default, optional key or rule knows (evaluator options aside:
   evaluators read them with defaults); `only` limits the check to keys with these prefixes."""
-  known = {**flatten(base_config()), **OPTIONAL, **rules}
+  # An optional model or hparams key is a family's: known only where its rules name it
+  # (a GAN's model.spectral_norm is a mistake on a VAE, not a no-op).
+  generic_optional = {k: v for k, v in OPTIONAL.items() if not k.startswith(("model.", "hparams."))}
+  known = {**flatten(base_config()), **generic_optional, **rules}
   for key in flat:
     if key not in known and not key.startswith("evals.") and key.startswith(only or ("",)):
       raise ConfigError(f"unknown config key 'config.{key}'{_suggest(key, known)}")
