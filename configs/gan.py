@@ -6,6 +6,12 @@
 Variants: grid25 (default; the 25-Gaussian grid of the mode-collapse papers), ring8,
 digits (unconditional, 16x16 conv), cond_digits (label-conditional), stacked_digits and
 stacked_digits_pack2 (1,000 modes; plain and PacGAN2), smoke (tests).
+
+Discriminator stabilisers, each off unless set (models/gan.py; measured arms in
+GAN_RESULTS.md): --config.model.spectral_norm=True, --config.model.diffaugment=
+translation,cutout,color (images only), --config.hparams.gp_lambda=10 (with
+--config.model.loss=wasserstein for WGAN-GP), --config.hparams.lecam_lambda=0.1, and TTUR
+through --config.optim.disc_learning_rate.
 """
 from genjax import config as gconfig
 

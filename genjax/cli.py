@@ -86,6 +86,8 @@ def _require_flag(name: str) -> str:
 def cmd_train(overrides: dict[str, str]) -> None:
   from genjax import config as gconfig  # pylint: disable=g-import-not-at-top
   config = gconfig.load_config(_require_flag("config"), overrides)
+  from genjax.train import tracking  # pylint: disable=g-import-not-at-top
+  tracking.check_available(config)  # before jax starts: a missing extra is refused at once
   from genjax.train import runner  # pylint: disable=g-import-not-at-top  # jax: after checks
   runner.train_and_evaluate(config, _require_flag("workdir"))
   import jax  # pylint: disable=g-import-not-at-top

@@ -64,9 +64,26 @@ OPTIONAL = {
     "model.ode_rtol": 1e-5,
     "model.ode_atol": 1e-5,
     "model.dequantize": False,
+    # experiment tracking with wandb (train/tracking.py; the optional extra genjax[wandb]):
+    # a project turns it on ('' = off); a sweep's members are grouped by the sweep's name
+    "train.wandb.project": "",
+    "train.wandb.entity": "",  # the team or user ('' = wandb's default entity)
+    "train.wandb.tags": (),
+    # 'online' (wandb's default, so WANDB_MODE in the environment still applies), 'offline'
+    # (written under WANDB_DIR or the run directory, `wandb sync` later) or 'disabled'
+    "train.wandb.mode": "online",
+    # the GAN's discriminator stabilisers (models/gan.py): spectral normalisation,
+    # DiffAugment ('' = off, else e.g. 'translation,cutout,color'), and the traced weights of
+    # the WGAN-GP gradient penalty and the LeCam penalty (absent = not computed)
+    "model.spectral_norm": False,
+    "model.diffaugment": "",
+    "hparams.gp_lambda": 0.0,
+    "hparams.lecam_lambda": 0.0,
 }
-# Keys that may differ between a run directory's config and a restart's: extending a run.
-RESTART_MAY_CHANGE = ("train.num_steps",)
+WANDB_KEYS = ("train.wandb.project", "train.wandb.entity", "train.wandb.tags", "train.wandb.mode")
+# Keys that may differ between a run directory's config and a restart's: extending a run,
+# or watching it elsewhere (tracking changes no number of the run).
+RESTART_MAY_CHANGE = ("train.num_steps",) + WANDB_KEYS
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -123,6 +140,8 @@ POSITIVE_LIST: Rule = (lambda v: all(w > 0 for w in v), "a list of positive inte
 BETWEEN_0_AND_1: Rule = (lambda v: 0 <= v < 1, "in [0, 1)")
 ANY: Rule = (lambda v: True, "any value")  # a known key whose value its family checks itself
 
+_WANDB_FORBIDDEN = "/\\#?%:"  # characters wandb refuses in project and entity names
+
 RULES: dict[str, Rule] = {
     "data.batch_size": POSITIVE,
     "data.eval_batch_size": POSITIVE,
@@ -166,6 +185,14 @@ RULES: dict[str, Rule] = {
     "train.precision": (_in("float32", "bfloat16"), "'float32' or 'bfloat16'"),
     "train.keep_best": (lambda v: v == "" or v.count("/") == 1, "'' or 'EVAL/METRIC'"),
     "train.keep_best_mode": (_in("min", "max"), "'min' or 'max'"),
+    "train.wandb.project": (lambda v: not set(v) & set(_WANDB_FORBIDDEN),
+                            f"a wandb project name without any of {_WANDB_FORBIDDEN} ('' = off)"),
+    "train.wandb.entity": (lambda v: not set(v) & set(_WANDB_FORBIDDEN),
+                           f"a wandb entity without any of {_WANDB_FORBIDDEN} ('' = the default)"),
+    "train.wandb.tags": (lambda v: all(isinstance(t, str) and 0 < len(t) <= 64 for t in v),
+                         "a tuple of strings of 1 to 64 characters, e.g. ('beta', 'sprites')"),
+    "train.wandb.mode": (_in("online", "offline", "disabled"),
+                         "'online', 'offline' or 'disabled'"),
 }
 
 
@@ -232,7 +259,10 @@ _GENERIC_ONLY = ("seed", "data.", "train.")
 def _check_known(flat: dict[str, Any], rules: dict[str, Rule], only: tuple[str, ...] = ()) -> None:
   """Refuses a key that no default, optional key or rule knows (evaluator options aside:
   evaluators read them with defaults); `only` limits the check to keys with these prefixes."""
-  known = {**flatten(base_config()), **OPTIONAL, **rules}
+  # An optional model or hparams key is a family's: known only where its rules name it
+  # (a GAN's model.spectral_norm is a mistake on a VAE, not a no-op).
+  generic_optional = {k: v for k, v in OPTIONAL.items() if not k.startswith(("model.", "hparams."))}
+  known = {**flatten(base_config()), **generic_optional, **rules}
   for key in flat:
     if key not in known and not key.startswith("evals.") and key.startswith(only or ("",)):
       raise ConfigError(f"unknown config key 'config.{key}'{_suggest(key, known)}")
@@ -357,6 +387,8 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]
     parent, _, leaf = key.rpartition(".")
     node = config
     for part in parent.split(".") if parent else []:
+      if part not in node:  # an optional key's section (train.wandb) the config lacks
+        node[part] = ml_collections.ConfigDict()
       node = node[part]
     with node.ignore_type():
       node[leaf] = value

@@ -67,3 +67,16 @@ def test_a_family_without_config_rules_is_one_line_naming_what_to_define(monkeyp
   with pytest.raises(ConfigError, match=r"model family 'bare' states no config rules; define "
                      r"the classmethod Bare.config_rules\(\)"):
     models.config_rules("bare")
+
+
+@pytest.mark.parametrize("key, value", [("model.spectral_norm", "True"),
+                                        ("hparams.lecam_lambda", "0.1"),
+                                        ("model.ode_rtol", "1e-3")])
+def test_another_familys_optional_key_is_refused(key, value):
+  """Optional model/hparams keys belong to the families whose rules name them: a GAN's
+  spectral norm or a diffusion model's ODE tolerance on a VAE is refused, not ignored."""
+  spec = os.path.join(ROOT, "configs", "vae.py:smoke")
+  with pytest.raises(ConfigError, match=f"unknown config key 'config.{key}'"):
+    gconfig.load_config(spec, {key: value}, models.config_rules)
+  owner = "diffusion.py:smoke" if key.startswith("model.ode_") else "gan.py:smoke"
+  gconfig.load_config(os.path.join(ROOT, "configs", owner), {key: value}, models.config_rules)

@@ -19,6 +19,7 @@ from genjax.core import family as contract
 from genjax.data import pipeline
 from genjax.data.base import Source
 from genjax.errors import ConfigError
+from genjax.evals.progress import progress
 
 
 @dataclasses.dataclass
@@ -84,10 +85,16 @@ class EvalContext:
                                        jax.process_index(), jax.process_count()):
       yield devices.to_global(local, sharding)
 
-  def per_example(self, fn: Callable, num: int | None = None) -> dict[str, np.ndarray]:
-    """Applies fn(state, batch, rng) -> dict of [B] arrays over the eval set, concatenated."""
+  def per_example(self, fn: Callable, num: int | None = None,
+                  label: str = "held-out set") -> dict[str, np.ndarray]:
+    """Applies fn(state, batch, rng) -> dict of [B] arrays over the eval set, concatenated.
+
+    A loop longer than a few seconds prints progress lines (`evals.progress`) named `label`.
+    """
+    size = self.config.data.eval_batch_size
+    total = min(num or self.config.data.num_eval, len(self.test)) // size * size
     outputs = []
-    for i, batch in enumerate(self.batches(num)):
+    for i, batch in enumerate(progress(self.batches(num), total, label, size)):
       out = fn(self.state, batch, jax.random.fold_in(self.rng, i))
       outputs.append(jax.tree.map(_fetch, out))
     return {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}

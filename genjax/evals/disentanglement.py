@@ -37,6 +37,7 @@ from genjax.data.base import FactorSource
 from genjax.errors import ConfigError
 from genjax.evals import disentanglement_metrics as dm
 from genjax.evals.context import EvalContext
+from genjax.evals.progress import Meter
 
 # Each metric draws from its own stream, so changing one metric's sizes leaves the others'
 # samples (and numbers) unchanged.
@@ -47,29 +48,38 @@ def run(ctx: EvalContext, cfg) -> dict:
   ctx.require(contract.Encoder, evaluator="disentanglement")
   check_factors(ctx)
   label, p = protocol_sizes(cfg)
-  encode = factor_encoder(ctx, int(cfg.get("chunk", 256)))
   sizes = ctx.info.factor_sizes
   seed, n_jobs = int(cfg.get("seed", 0)), int(cfg.get("n_jobs", -1))
   streams = lambda s: np.random.default_rng([seed, s])
   start = time.perf_counter()
+  bt, be, b_batch = p["betavae_num_train"], p["betavae_num_eval"], p["betavae_batch_size"]
+  ft, fe, f_batch = p["factorvae_num_train"], p["factorvae_num_eval"], p["factorvae_batch_size"]
+  # Every image is encoded first (each metric draws from its own stream, so the order
+  # moves no number), then the metrics are fitted: one progress line for each part.
+  num_images = p["num_train"] + p["num_eval"] + 2 * (bt + be) * b_batch + (ft + fe) * f_batch
+  meter = Meter("disentanglement encoding", num_images, unit="images")
+  encode = factor_encoder(ctx, int(cfg.get("chunk", 256)), meter)
 
   f_NK = dm.sample_factors(streams(_RANDOM_STREAM), sizes, p["num_train"] + p["num_eval"])
   z_ND = encode(f_NK)
-  out = dm.all_random_sample_metrics(z_ND, f_NK, p["num_train"], seed, p["num_bins"], n_jobs)
+  f1_PBK, f2_PBK, k_P = dm.fixed_factor_pairs(streams(_BETAVAE_STREAM), sizes, bt + be, b_batch)
+  z1_PBD = encode(f1_PBK.reshape(-1, len(sizes))).reshape(bt + be, b_batch, -1)
+  z2_PBD = encode(f2_PBK.reshape(-1, len(sizes))).reshape(bt + be, b_batch, -1)
+  f_VBK, k_V = dm.fixed_factor_batches(streams(_FACTORVAE_STREAM), sizes, ft + fe, f_batch)
+  z_VBD = encode(f_VBK.reshape(-1, len(sizes))).reshape(ft + fe, f_batch, -1)
+  meter.finish()
 
-  bt, be, batch = p["betavae_num_train"], p["betavae_num_eval"], p["betavae_batch_size"]
-  f1_PBK, f2_PBK, k_P = dm.fixed_factor_pairs(streams(_BETAVAE_STREAM), sizes, bt + be, batch)
-  z1_PBD = encode(f1_PBK.reshape(-1, len(sizes))).reshape(bt + be, batch, -1)
-  z2_PBD = encode(f2_PBK.reshape(-1, len(sizes))).reshape(bt + be, batch, -1)
+  metrics = Meter("disentanglement metrics", len(dm.RANDOM_SAMPLE_METRICS) + 2, unit="metrics")
+  out = dm.all_random_sample_metrics(z_ND, f_NK, p["num_train"], seed, p["num_bins"], n_jobs,
+                                     done=lambda name: metrics.advance())
   out.update(dm.betavae_score(z1_PBD, z2_PBD, k_P, bt, seed))
-
-  ft, fe, batch = p["factorvae_num_train"], p["factorvae_num_eval"], p["factorvae_batch_size"]
-  f_VBK, k_V = dm.fixed_factor_batches(streams(_FACTORVAE_STREAM), sizes, ft + fe, batch)
-  z_VBD = encode(f_VBK.reshape(-1, len(sizes))).reshape(ft + fe, batch, -1)
+  metrics.advance()
   # The global variances come from the random samples: a sample of the data, as the protocol.
   variances_D = dm.global_variances(z_ND[:p["factorvae_num_variance"]])
   out.update(dm.factorvae_score(z_VBD, k_V, variances_D, ft, len(sizes),
                                 float(cfg.get("prune_threshold", dm.PRUNE_THRESHOLD))))
+  metrics.advance()
+  metrics.finish()
   out["seconds"] = time.perf_counter() - start
   out["protocol"] = label
   out["sklearn_version"] = dm.sklearn_version()
@@ -136,11 +146,11 @@ def check_factors(ctx: EvalContext) -> None:
                       f"dataset '{ctx.info.name}' cannot serve (it is no full factor grid)")
 
 
-def factor_encoder(ctx: EvalContext, chunk: int):
+def factor_encoder(ctx: EvalContext, chunk: int, meter: Meter | None = None):
   """factors [N, K] -> codes [N, D] float64: the grid's images (ctx.test), then encode.
 
   Every call to the compiled encoder sees `chunk` images (the last chunk padded), so it
-  compiles once however many images a metric asks for.
+  compiles once however many images a metric asks for. `meter` counts the images encoded.
   """
   encode = ctx.jit("encode")
 
@@ -152,6 +162,8 @@ def factor_encoder(ctx: EvalContext, chunk: int):
       part = np.concatenate([part, np.repeat(part[:1], pad, axis=0)]) if pad else part
       z = np.asarray(encode(ctx.state, ctx.test.get_by_factors(part)["x"]))
       out.append(z[:chunk - pad])
+      if meter is not None:
+        meter.advance(chunk - pad)
     return np.concatenate(out).astype(np.float64)
 
   return codes

@@ -40,6 +40,8 @@ every fit is seeded, so the numbers do not depend on n_jobs.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 # scikit-learn is imported inside the functions that use it: its import costs about a
@@ -412,18 +414,29 @@ def unsupervised_scores(z_ND: np.ndarray, num_bins: int = MIG_BINS) -> dict[str,
 
 # ---- everything drawn from random samples -------------------------------------------------------
 
+RANDOM_SAMPLE_METRICS = ("mig", "modularity", "explicitness", "dci", "sap", "unsupervised")
+
+
 def all_random_sample_metrics(z_ND: np.ndarray, factors_NK: np.ndarray, num_train: int,
-                              seed: int = 0, num_bins: int = MIG_BINS,
-                              n_jobs: int = 1) -> dict[str, float]:
+                              seed: int = 0, num_bins: int = MIG_BINS, n_jobs: int = 1,
+                              done: Callable[[str], None] | None = None) -> dict[str, float]:
   """MIG, modularity and the unsupervised scores on the first `num_train` samples; DCI, SAP
-  and explicitness trained there and scored on the rest."""
+  and explicitness trained there and scored on the rest. `done(name)` is called as each
+  of RANDOM_SAMPLE_METRICS is finished (progress lines: DCI alone may take minutes)."""
+  done = done or (lambda name: None)
   zt, ft = z_ND[:num_train], factors_NK[:num_train]
   ze, fe = z_ND[num_train:], factors_NK[num_train:]
   mi_DK = mutual_info_matrix(discretize(zt, num_bins), ft)
   out = mig_from_mutual_info(mi_DK, ft)
+  done("mig")
   out["modularity"] = modularity(mi_DK)
+  done("modularity")
   out.update(explicitness(zt, ft, ze, fe, n_jobs))
+  done("explicitness")
   out.update(dci(zt, ft, ze, fe, seed, n_jobs))
+  done("dci")
   out.update(sap(zt, ft, ze, fe, seed, n_jobs))
+  done("sap")
   out.update(unsupervised_scores(zt, num_bins))
+  done("unsupervised")
   return out

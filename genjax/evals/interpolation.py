@@ -4,6 +4,11 @@ Two kinds of path, chosen by what the family can do:
 - `encode` + `decode` (VAE, autoencoder): between the codes of two held-out inputs, on the
   straight line (a Gaussian latent space is convex; White 2016 prefers spheres only for
   samples of a high-dimensional prior, which encoded inputs need not be);
+- `ode_encode` + `ode_decode` (diffusion: the probability-flow ODE's deterministic map
+  between data and noise): two held-out inputs are encoded into noise, the noise codes are
+  joined on the great circle with the norm going linearly from one end's to the other's
+  (`polar_interpolation`: DDIM's slerp, made safe for codes of unequal norm, which low-
+  dimensional codes always are) and decoded along the ODE;
 - `generate(state, z, cond=None)` (GAN): between two prior draws z0, z1 ~ N(0, I), on the
   great circle (spherical interpolation, White 2016), which keeps intermediate codes near
   the norm the generator was trained on instead of cutting through the low-norm interior
@@ -49,25 +54,50 @@ def slerp(z0_D: np.ndarray, z1_D: np.ndarray, num: int) -> np.ndarray:
   return (w0_T1 * z0 + w1_T1 * z1).astype(np.float32)
 
 
+def polar_interpolation(z0_D: np.ndarray, z1_D: np.ndarray, num: int) -> np.ndarray:
+  """[num, D] codes from z0 to z1: the direction on the great circle between their unit
+  vectors (`slerp`), the norm linearly between their norms; endpoints exact.
+
+  For noise codes of unequal norm. `slerp` of the raw codes swells between nearly opposite
+  codes of different norms (sin(w) -> 0 in its denominators: norms of 10x the ends in 2D),
+  which decodes into the far tails; here every code's norm stays between the ends' norms,
+  so a path between two typical codes stays typical, in 2 dims as in 3,072.
+  """
+  z0, z1 = np.asarray(z0_D, np.float64), np.asarray(z1_D, np.float64)
+  r0, r1 = np.linalg.norm(z0), np.linalg.norm(z1)
+  direction_TD = slerp(z0 / max(r0, 1e-12), z1 / max(r1, 1e-12), num).astype(np.float64)
+  direction_TD /= np.maximum(np.linalg.norm(direction_TD, axis=-1, keepdims=True), 1e-12)
+  t_T1 = np.linspace(0.0, 1.0, num)[:, None]
+  out = direction_TD * ((1 - t_T1) * r0 + t_T1 * r1)
+  out[0], out[-1] = z0, z1
+  return out.astype(np.float32)
+
+
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
   num_pairs, num_steps = int(cfg.get("num_pairs", 4)), int(cfg.get("num_steps", 10))
   fam = ctx.family
   out: dict[str, float] = {"num_pairs": num_pairs, "num_steps": num_steps}
   arrays = {}
+  encoder = decoder = None
   if contract.has(fam, contract.Encoder, contract.Decoder):
+    encoder, decoder, spherical = ctx.jit("encode"), ctx.jit("decode"), False
+  elif contract.has(fam, contract.ProbabilityFlow):
+    encoder, decoder, spherical = ctx.jit("ode_encode"), ctx.jit("ode_decode"), True
+  if encoder is not None:
     x = ctx.first_examples(2 * num_pairs)["x"]
     if len(x) < 2 * num_pairs:
       raise CapabilityError(f"evaluator 'interpolation' needs {2 * num_pairs} held-out inputs; "
                             f"the test split has {len(x)}: lower num_pairs")
     x0, x1 = x[:num_pairs], x[num_pairs:]
-    encode = ctx.jit("encode")
-    z0_PD, z1_PD = np.asarray(encode(ctx.state, x0)), np.asarray(encode(ctx.state, x1))
-    z_PTD = np.stack([np.asarray(linear_interpolation(a, b, num_steps))
-                      for a, b in zip(z0_PD, z1_PD)])
-    frames = _decode(ctx, ctx.jit("decode"), z_PTD)
+    z0_PD = np.asarray(encoder(ctx.state, x0)).reshape(num_pairs, -1)
+    z1_PD = np.asarray(encoder(ctx.state, x1)).reshape(num_pairs, -1)
+    path = (polar_interpolation if spherical
+            else (lambda a, b, n: np.asarray(linear_interpolation(a, b, n))))
+    z_PTD = np.stack([path(a, b, num_steps) for a, b in zip(z0_PD, z1_PD)])
+    frames = _decode(ctx, decoder, z_PTD, x0.shape[1:] if spherical else None)
     ends = np.stack([frames[:, 0], frames[:, -1]], 1)
     out["endpoint_mse_per_dim"] = float(np.mean((ends - np.stack([x0, x1], 1)) ** 2))
-    out["spherical"] = False
+    out["spherical"] = spherical
     arrays.update(x0=x0, x1=x1)
   elif contract.has(fam, contract.Generator):
     rng = np.random.default_rng(int(cfg.get("seed", 0)))
@@ -77,9 +107,9 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
     frames = _decode(ctx, ctx.jit("generate"), z_PTD)
     out["spherical"] = True
   else:
-    raise CapabilityError(f"evaluator 'interpolation' needs encode + decode or generate, and "
-                          f"model family '{ctx.config.model.family}' has neither; drop it from "
-                          "--evals")
+    raise CapabilityError(f"evaluator 'interpolation' needs encode + decode, the probability-"
+                          f"flow ODE or generate, and model family '{ctx.config.model.family}' "
+                          "has none of them; drop it from --evals")
   out.update(path_numbers(frames))
   arrays.update(z_PTD=z_PTD, frames=frames)
   if jax.process_index() == 0:
@@ -98,9 +128,11 @@ def path_numbers(frames_PT: np.ndarray) -> dict[str, float]:
           "path_ratio": float(np.mean(step_PS.sum(1) / np.maximum(direct_P, 1e-12)))}
 
 
-def _decode(ctx: EvalContext, fn, z_PTD: np.ndarray) -> np.ndarray:
+def _decode(ctx: EvalContext, fn, z_PTD: np.ndarray, code_shape=None) -> np.ndarray:
+  """fn's decodings of the codes [P, T, D], each first reshaped to code_shape if given (the
+  ODE's noise has the data's shape)."""
   p, t, d = z_PTD.shape
-  x = np.asarray(fn(ctx.state, z_PTD.reshape(p * t, d)))
+  x = np.asarray(fn(ctx.state, z_PTD.reshape((p * t,) + tuple(code_shape or (d,)))))
   return x.reshape(p, t, *x.shape[1:])
 
 

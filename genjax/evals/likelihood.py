@@ -119,7 +119,7 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
       out["x"] = batch["x"]
     return out
 
-  terms = ctx.per_example(per_batch, num)
+  terms = ctx.per_example(per_batch, num, label=f"likelihood (k={k:,})")
   nelbo, niwae = terms["nelbo"].astype(np.float64), terms["niwae"].astype(np.float64)
   to_bits = 1.0 / (dims * math.log(2))
   proper = family.proper_likelihood(ctx.info)

@@ -30,7 +30,8 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
       out["x"] = batch["x"]
     return out
 
-  terms = ctx.per_example(per_batch, int(cfg.get("num_examples", ctx.config.data.num_eval)))
+  terms = ctx.per_example(per_batch, int(cfg.get("num_examples", ctx.config.data.num_eval)),
+                          label="nll_bound")
   bound = terms["bound"].astype(np.float64)
   dims = ctx.info.num_dims
   out = {

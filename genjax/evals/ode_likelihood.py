@@ -48,7 +48,8 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
     return out
 
   start = time.perf_counter()
-  terms = ctx.per_example(per_batch, int(cfg.get("num_examples", ctx.config.data.num_eval)))
+  terms = ctx.per_example(per_batch, int(cfg.get("num_examples", ctx.config.data.num_eval)),
+                          label="ode_likelihood")
   seconds = time.perf_counter() - start  # the first batch's compilation included
   nll = terms["nll"].astype(np.float64)
   to_bits = 1.0 / (ctx.info.num_dims * math.log(2))

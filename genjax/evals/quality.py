@@ -21,6 +21,7 @@ import numpy as np
 from genjax.core import family as contract
 from genjax.evals import judge, sample_metrics
 from genjax.evals.context import EvalContext
+from genjax.evals.progress import progress
 
 _CHUNK = 1000
 
@@ -30,8 +31,10 @@ def draw_samples(ctx: EvalContext, num: int, stream: int, evaluator: str) -> np.
   ctx.require(contract.Sampler, evaluator=evaluator)
   sample = ctx.jit("sample", static_argnums=(2,))
   rng = jax.random.fold_in(ctx.rng, stream)
+  steps = progress(range(-(-num // _CHUNK)), num, f"{evaluator} sampling",
+                   size=lambda i: min(_CHUNK, num - i * _CHUNK), unit="samples")
   chunks = [np.asarray(sample(ctx.state, jax.random.fold_in(rng, i), _CHUNK, ctx.hp))
-            for i in range(-(-num // _CHUNK))]
+            for i in steps]
   return np.concatenate(chunks)[:num]
 
 

@@ -41,7 +41,8 @@ DECODER: dict[str, Rule] = {
     **LEVELS,
 }
 
-# A second optimiser for a discriminator (GANs, FactorVAE's total-correlation critic).
+# A second optimiser for a discriminator (GANs, FactorVAE's total-correlation critic): its
+# own learning rate is the two time-scale update rule (TTUR, Heusel et al. 2017).
 DISC_LEARNING_RATE: dict[str, Rule] = {
     "optim.disc_learning_rate": (lambda v: v >= 0, ">= 0 (0 = optim.learning_rate)"),
 }

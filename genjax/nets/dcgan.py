@@ -5,6 +5,12 @@ The generator maps a code (optionally joined with a label embedding) to an image
 convolutions and leaky ReLUs. Conditional discriminators use the projection of Miyato &
 Koyama (2018): logit = w.h + <embed(y), h>. No batch norm: it would couple the examples
 of a batch, which breaks PacGAN packing and makes vmapped populations awkward.
+
+Discriminators take `spectral_norm=True` (Miyato et al. 2018): every Dense/Conv kernel is
+divided by its largest singular value, estimated by one power iteration per call from a
+persistent vector u (flax's `nn.SpectralNorm`), u and the estimate living in the
+`SPECTRAL` collection. A call with `update_stats=True` (and that collection mutable)
+returns the advanced u; every other call reads u and leaves it as it was.
 """
 from __future__ import annotations
 
@@ -16,6 +22,15 @@ import jax.numpy as jnp
 
 from genjax.nets.conv import num_stages
 from genjax.nets.upsample import UpConv2x
+
+SPECTRAL = "spectral"  # the variable collection of the power iteration's u and sigma
+
+
+def _layer(layer: nn.Module, spectral_norm: bool, x: jax.Array, update_stats: bool) -> jax.Array:
+  """layer(x), with its kernel spectrally normalised when asked."""
+  if not spectral_norm:
+    return layer(x)
+  return nn.SpectralNorm(layer, collection_name=SPECTRAL)(x, update_stats=update_stats)
 
 
 class ConvGenerator(nn.Module):
@@ -37,36 +52,45 @@ class ConvGenerator(nn.Module):
 class ConvDiscriminator(nn.Module):
   """Image [B, H, W, C] -> features [B, F] (the family adds the output head)."""
   channels: int = 64
+  spectral_norm: bool = False
 
   @nn.compact
-  def __call__(self, x_BHWC: jax.Array) -> jax.Array:
+  def __call__(self, x_BHWC: jax.Array, update_stats: bool = False) -> jax.Array:
     h = x_BHWC
     for i in range(num_stages(x_BHWC.shape[1])):
-      h = nn.leaky_relu(nn.Conv(self.channels * 2**i, (4, 4), strides=(2, 2), padding="SAME")(h), 0.2)
+      conv = nn.Conv(self.channels * 2**i, (4, 4), strides=(2, 2), padding="SAME")
+      h = nn.leaky_relu(_layer(conv, self.spectral_norm, h, update_stats), 0.2)
     return h.reshape(h.shape[0], -1)
 
 
 class MLPFeatures(nn.Module):
   """Vector [B, D] -> features [B, widths[-1]] with leaky ReLUs (a discriminator trunk)."""
   widths: Sequence[int]
+  spectral_norm: bool = False
 
   @nn.compact
-  def __call__(self, x_BD: jax.Array) -> jax.Array:
+  def __call__(self, x_BD: jax.Array, update_stats: bool = False) -> jax.Array:
     h = x_BD.reshape(x_BD.shape[0], -1)
     for width in self.widths:
-      h = nn.leaky_relu(nn.Dense(width)(h), 0.2)
+      h = nn.leaky_relu(_layer(nn.Dense(width), self.spectral_norm, h, update_stats), 0.2)
     return h
 
 
 class Critic(nn.Module):
-  """A trunk plus a linear head; with num_classes > 0, the projection term for labels."""
+  """A trunk plus a linear head; with num_classes > 0, the projection term for labels.
+
+  With spectral_norm the head is normalised too (the trunk carries its own flag); the
+  label embedding is not a Dense/Conv weight and stays as it is.
+  """
   trunk: nn.Module
   num_classes: int = 0
+  spectral_norm: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array, label_B: jax.Array | None = None) -> jax.Array:
-    h = self.trunk(x)
-    logit = nn.Dense(1)(h)[:, 0]
+  def __call__(self, x: jax.Array, label_B: jax.Array | None = None,
+               update_stats: bool = False) -> jax.Array:
+    h = self.trunk(x, update_stats=update_stats)
+    logit = _layer(nn.Dense(1), self.spectral_norm, h, update_stats)[:, 0]
     if self.num_classes:
       embed = nn.Embed(self.num_classes, h.shape[-1])(label_B)
       logit = logit + jnp.sum(embed * h, axis=-1)

@@ -24,9 +24,10 @@ from genjax.errors import ConfigError, GenjaxError
 from genjax.sweeps.member import (STATUS_FILE, Outcome, failed, finished, train_member,
                                    write_json)
 from genjax.sweeps.spec import Member, Sweep
+from genjax.train import tracking
+from genjax.train.tracking import SWEEP_FILE  # members find their sweep (wandb group) by it
 
 LAUNCHERS = ("local", "vectorized", "slurm")
-SWEEP_FILE = "sweep.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,7 @@ def launch(sweep: Sweep, root: str, launcher: str, base_overrides: dict, paralle
     raise ConfigError(f"--launcher={launcher} is unknown; use one of {', '.join(LAUNCHERS)}")
   if parallel < 1:
     raise ConfigError(f"--parallel={parallel} must be at least 1")
+  _check_tracking(sweep, base_overrides)
   os.makedirs(root, exist_ok=True)
   write_json(os.path.join(root, SWEEP_FILE), {
       "sweep": sweep.path, "config": sweep.config, "base_overrides": base_overrides,
@@ -75,6 +77,15 @@ def launch(sweep: Sweep, root: str, launcher: str, base_overrides: dict, paralle
   # A signal stops the whole sweep, not one member: whoever had not started stays so.
   return [outcomes.get(m.name) or Outcome(m.name, "stopped", "not started: the sweep stopped")
           for m in sweep.members]
+
+
+def _check_tracking(sweep: Sweep, base_overrides: dict) -> None:
+  """Refuses the sweep before anything is written when it asks for wandb without it."""
+  try:
+    config = gconfig.load_config(sweep.config, base_overrides)
+  except GenjaxError:  # a bad base config fails each member alone, with its reason
+    return
+  tracking.check_available(config)
 
 
 def read_status(workdir: str) -> dict:

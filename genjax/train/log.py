@@ -1,4 +1,5 @@
-"""Where metrics go: metrics.jsonl (for sweeps), TensorBoard events, and a progress line."""
+"""Where metrics go: metrics.jsonl (for sweeps), TensorBoard and wandb (through
+`tracking.Tracker`), and a progress line."""
 from __future__ import annotations
 
 import json
@@ -10,18 +11,21 @@ import time
 import jax
 import numpy as np
 
+from genjax.train import tracking
+
 
 class MetricsLog:
-  """Appends one JSON object per logged step to metrics.jsonl and mirrors it to TensorBoard.
+  """Appends one JSON object per logged step to metrics.jsonl and mirrors its numbers to
+  TensorBoard (and wandb, when `config` turns it on), with the run's figures.
 
   Only process 0 writes. On resume, lines after the restored step are dropped first, so
   a resumed run's log equals the uninterrupted run's; so is a line torn by a kill mid-write.
   """
 
-  def __init__(self, workdir: str, resume_step: int | None = None):
+  def __init__(self, workdir: str, resume_step: int | None = None, config=None):
     self.path = os.path.join(workdir, "metrics.jsonl")
     self._writes = jax.process_index() == 0
-    self._tb = None
+    self._tracker = None
     if not self._writes:
       return
     if resume_step is not None and os.path.exists(self.path):
@@ -30,8 +34,7 @@ class MetricsLog:
       with open(tmp, "w") as f:
         f.writelines(kept)
       os.replace(tmp, self.path)
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self._tb = SummaryWriter(os.path.join(workdir, "events"))
+    self._tracker = tracking.Tracker(workdir, config)
 
   def write(self, step: int, split: str, metrics: dict[str, float]) -> None:
     if not self._writes:
@@ -40,13 +43,16 @@ class MetricsLog:
     record.update({k: _jsonable(v) for k, v in metrics.items()})
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
-    for name, value in metrics.items():
-      if isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value):
-        self._tb.add_scalar(f"{split}/{name}", float(value), int(step))
+    self._tracker.scalars(step, split, metrics)
+
+  def figures(self, step: int) -> list[str]:
+    """Logs the figures written since the last call as images at `step` (their paths)."""
+    return self._tracker.figures(step) if self._writes else []
 
   def close(self) -> None:
-    if self._tb is not None:
-      self._tb.close()
+    if self._tracker is not None:
+      self._tracker.close()
+      self._tracker = None
 
 
 def read_metrics(path: str) -> list[dict]:

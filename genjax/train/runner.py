@@ -24,7 +24,7 @@ from genjax.core.state import TrainState
 from genjax.data import pipeline
 from genjax.errors import CheckpointError, TrainingDiverged
 from genjax.evals.context import EvalContext
-from genjax.train import figures, judge, lock, population, resample
+from genjax.train import figures, judge, lock, population, resample, tracking
 from genjax.train.checkpoint import Checkpointer
 from genjax.train.log import MetricsLog, Progress
 from genjax.train.session import TRAIN_STREAM, Session, open_session
@@ -69,8 +69,10 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str,
 
 def check_before_start(session: Session) -> None:
   """What would stop a run after its start, checked before its directory is touched: the
-  evaluators' names and, when they run during training, the held-out sizes they read."""
+  tracking extra it asks for, the evaluators' names and, when they run during training,
+  the held-out sizes they read."""
   config = session.config
+  tracking.check_available(config)  # wandb asked for but not installed
   evals = gevals.resolve(list(config.evals), config.evals)
   _ = session.best  # train.keep_best names an evaluator that runs during training
   if config.train.eval_every:
@@ -345,9 +347,16 @@ def _open_members(sessions: list[Session], share_streams: bool = True):
       ctx = dataclasses.replace(members[0].ctx, config=ctx.config, hp=ctx.hp, rng=ctx.rng,
                                 workdir=ctx.workdir, state=ctx.state, step=step,
                                 params=ctx.params)
+    try:  # wandb may refuse to start (not logged in): close what is open
+      log = MetricsLog(session.workdir, resume_step=step, config=config)
+    except BaseException:
+      for opened in [checkpointer] + [m.checkpointer for m in members]:
+        opened.close()
+      for m in members:
+        m.log.close()
+      raise
     members.append(_Member(session=session, checkpointer=checkpointer, batches=batches,
-                           log=MetricsLog(session.workdir, resume_step=step), ctx=ctx,
-                           last_saved=step))
+                           log=log, ctx=ctx, last_saved=step))
     packed.append((state, acc))
   if len(steps) != 1:
     raise CheckpointError(f"population members restored at different steps {sorted(steps)}")
@@ -426,6 +435,8 @@ def _at_interval(members, unpacked, step, eval_names, evals_due, figures_due, sa
       _evaluate(m, step, eval_names)
     if figures_due:
       figures.write_figures(m.ctx)
+    if evals_due or figures_due:  # the figures and evaluators' plots, as images
+      m.log.figures(step)
 
 
 def _save(m: _Member, step: int, state, acc, best_value: float | None, wait: bool) -> None:

@@ -82,7 +82,7 @@ def test_mode_stats_on_constructed_samples():
 
 
 @pytest.mark.parametrize("override,message", [
-    ({"model__loss": "wasserstein"}, "model.loss"),
+    ({"model__loss": "wgan"}, "model.loss"),
     ({"model__pack": 3}, "model.pack"),
     ({"hparams__r1_gamma": -1.0}, "hparams.r1_gamma"),
 ])

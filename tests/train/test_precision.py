@@ -178,3 +178,13 @@ def test_other_variable_collections_are_cast_like_params():
   out, updated = call(variables["params"], variables["spectral"], x)
   assert out.dtype == jnp.float32 and _float_dtypes(updated) == {"float32"}
 
+
+
+def test_spectral_norm_discriminator_computes_in_bfloat16():
+  """The GAN's spectrally normalised D reads its power-iteration state cast with the params
+  (the iteration that advances it stays float32, in the train step)."""
+  s, batch = _session("gan.py:smoke", train__precision="bfloat16", model__spectral_norm=True)
+  state = s.abstract_state
+  jaxpr = jax.make_jaxpr(lambda p, sp, x: s.family._disc(p, x, None, sp))(  # pylint: disable=protected-access
+      state.params["disc"], state.extra["spectral"], batch["x"])
+  assert _dtypes(_matmuls(jaxpr.jaxpr)) == {"bfloat16"}
