@@ -184,7 +184,7 @@ def test_spectral_norm_discriminator_computes_in_bfloat16():
   """The GAN's spectrally normalised D reads its power-iteration state cast with the params
   (the iteration that advances it stays float32, in the train step)."""
   s, batch = _session("gan.py:smoke", train__precision="bfloat16", model__spectral_norm=True)
-  state = s.abstract_state
-  jaxpr = jax.make_jaxpr(lambda p, sp, x: s.family._disc(p, x, None, sp))(  # pylint: disable=protected-access
+  state, disc = s.abstract_state, s.family._disc  # pylint: disable=protected-access
+  jaxpr = jax.make_jaxpr(lambda p, sp, x: disc(p, x, None, sp))(
       state.params["disc"], state.extra["spectral"], batch["x"])
   assert _dtypes(_matmuls(jaxpr.jaxpr)) == {"bfloat16"}
