@@ -31,6 +31,12 @@ def pytest_configure(config):
     _OWNED_CACHE_DIR = tempfile.mkdtemp(prefix="genjax_test_jax_cache_")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWNED_CACHE_DIR
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+  # XLA's backend (LLVM) optimisation passes are a fifth of the suite's CPU time (the tests
+  # compile many tiny programs and run each a few steps); no assertion depends on them, only
+  # float rounding would, and none may. Users and benchmarks compile with them.
+  flags = os.environ.get("XLA_FLAGS", "")
+  if "xla_backend_optimization_level" not in flags:
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_backend_optimization_level=0".strip()
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
   if "jax" in sys.modules:  # imported before this hook: its flags already read the environment
     import jax  # pylint: disable=g-import-not-at-top

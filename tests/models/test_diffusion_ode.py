@@ -185,10 +185,10 @@ class _RingOracle(nn.Module):
   """The exact eps of the toy2d ring8 mixture at fractional index tau (the net's slot)."""
   vp: ContinuousVP
 
-  def __call__(self, x_BD, tau_B, label_B=None):
+  def __call__(self, x_BD, t_B, label_B=None):  # t_B: the net's (fractional) index
     del label_B
     means, std = toy2d.mixture("ring8")
-    s = self.vp.s_of_tau(tau_B.astype(jnp.float32))
+    s = self.vp.s_of_tau(t_B.astype(jnp.float32))
     a, sig = self.vp.alpha(s), self.vp.sigma(s)
 
     def log_p(x, aa, ss):

@@ -186,8 +186,10 @@ def test_family_losses_on_constant_images_match_hand_values():
       gen, disc, a, b, hp)
   # adversarial: (0 - 1)^2 twice; cycle and identity: |0.5 - 1| + |0.5 - 0.2| each
   assert float(m["g_adv_ab"]) == pytest.approx(1.0) and float(m["g_adv_ba"]) == pytest.approx(1.0)
-  assert float(m["cycle"]) == pytest.approx(0.8) and float(m["identity"]) == pytest.approx(0.8)
-  assert float(loss) == pytest.approx(2.0 + 10 * 0.8 + 10 * 0.5 * 0.8, rel=1e-5)
+  # each a float32 mean over 2 x 16 x 16 x 3 = 1,536 terms: summation error <= n u ~ 1e-4
+  assert float(m["cycle"]) == pytest.approx(0.8, rel=1e-4)
+  assert float(m["identity"]) == pytest.approx(0.8, rel=1e-4)
+  assert float(loss) == pytest.approx(2.0 + 10 * 0.8 + 10 * 0.5 * 0.8, rel=1e-4)
   d_loss, _ = jax.jit(family._disc_loss)(disc, a, b, a, b)  # pylint: disable=protected-access
   assert float(d_loss) == pytest.approx(2 * 0.5)  # 0.5 * (0 - 1)^2 per discriminator
 

@@ -16,6 +16,9 @@ from genjax.errors import CapabilityError, CheckpointError, GenjaxError
 from genjax.train import api
 from tests.conftest import ROOT, load
 
+# One xdist worker runs this module: the trained run is shared, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_api")
+
 _STEPS = {"train.num_steps": 10, "train.eval_every": 0, "train.figure_every": 0}
 
 

@@ -17,6 +17,10 @@ from genjax.train import runner
 from tests.conftest import (ROOT, assert_same_params, assert_within_summation_rounding, load,
                             read_metrics)
 
+# One xdist worker runs this module: the solo runs every test compares with are computed once,
+# not once per worker.
+pytestmark = pytest.mark.xdist_group("test_population")
+
 _SHORT = dict(train__num_steps=40, train__steps_per_call=5, train__log_every=10,
               train__checkpoint_every=20, train__eval_every=0, train__figure_every=0)
 _MEMBERS = [dict(hparams__beta=1.0, seed=0), dict(hparams__beta=4.0, seed=1),

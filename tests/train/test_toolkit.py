@@ -12,6 +12,10 @@ from genjax.train import session as gsession
 from tests.conftest import (assert_same_params, assert_within_summation_rounding, load,
                             straight_and_resumed_runs)
 
+# One xdist worker runs this module: the EMA and best-checkpoint runs are trained once,
+# not once per worker.
+pytestmark = pytest.mark.xdist_group("test_toolkit")
+
 # Tiny 2D configs with plain SGD: one step's movement is lr * gradient, so two programs that
 # sum the micro-batch gradients in another order agree within summation rounding.
 _SGD = dict(optim__name="sgd", optim__b1=0.0, optim__learning_rate=1e-2, data__batch_size=32,

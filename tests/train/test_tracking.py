@@ -24,6 +24,9 @@ from genjax.train import tracking
 from tests.conftest import ROOT, load, read_metrics, run_cli
 from tests.train import wandb_records
 
+# One xdist worker runs this module: the offline-tracked run is trained once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_tracking")
+
 wandb = pytest.importorskip("wandb")
 
 PROJECT = "genjax-test"
