@@ -114,7 +114,9 @@ def ring8_ode():
 
 def digits_ode():
   """Unconditional digits on uniformly dequantised values in continuous time: the ODE's
-  bits/dim (integer scale, 17 levels) next to the VAE's binomial IWAE."""
+  bits/dim (integer scale, 17 levels) next to the VAE's binomial IWAE. Measured: 2.076 ±
+  0.016 bits/dim on the 297 test digits after 5,000 steps (VAE -IWAE 2.111); README,
+  *Diffusion: the probability-flow ODE*."""
   c = digits()
   c.model.conditional = False
   c.model.label_dropout = 0.0
