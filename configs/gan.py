@@ -58,6 +58,17 @@ def ring8():
   return c
 
 
+def _many_updates_with_lecam(c, num_steps: int):
+  """The stable toy recipe: LeCam 0.1, the generator EMA, batch 32 and `num_steps` updates,
+  evaluated halfway and at the end."""
+  c.hparams.lecam_lambda = 0.1
+  c.hparams.ema_decay = 0.999
+  c.data.batch_size = 32
+  c.train.num_steps = num_steps
+  c.train.checkpoint_every = c.train.eval_every = c.train.figure_every = num_steps // 2
+  return c
+
+
 def ring8_stable():
   """ring8 with LeCam, a small batch and many updates: 8 / 8 modes, 95.5 % high quality,
   reverse KL 0.0015 (the EMA; the raw generator 95.1 %) after 200k steps, ~10 min on 2 shared
@@ -67,13 +78,7 @@ def ring8_stable():
   modes) and tails, which shrink with the number of generator updates rather than with the
   examples seen; hence batch 32 and 200k steps (docs/gan_stabilisers.md).
   """
-  c = ring8()
-  c.hparams.lecam_lambda = 0.1
-  c.hparams.ema_decay = 0.999
-  c.data.batch_size = 32
-  c.train.num_steps = 200_000
-  c.train.checkpoint_every = c.train.eval_every = c.train.figure_every = 100_000
-  return c
+  return _many_updates_with_lecam(ring8(), 200_000)
 
 
 def grid25_stable():
@@ -84,13 +89,8 @@ def grid25_stable():
   Packing evens the mass over the modes (KL 0.93 -> 0.015 at 100k updates); the seams between
   modes then shrink with generator updates, as on ring8 (docs/gan_stabilisers.md).
   """
-  c = grid25()
-  c.hparams.lecam_lambda = 0.1
-  c.hparams.ema_decay = 0.999
-  c.data.batch_size = 32
+  c = _many_updates_with_lecam(grid25(), 220_000)
   c.model.pack = 2
-  c.train.num_steps = 220_000
-  c.train.checkpoint_every = c.train.eval_every = c.train.figure_every = 110_000
   return c
 
 
