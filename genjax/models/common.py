@@ -174,8 +174,13 @@ _EMA_WARMUP = 10.0
 
 def ema_decay(hp: dict, step: jax.Array) -> jax.Array:
   """The EMA decay after `step` optimiser steps: hp['ema_decay'] (traced), warmed up."""
+  return warmed_up_decay(hp["ema_decay"], step)
+
+
+def warmed_up_decay(decay, step: jax.Array) -> jax.Array:
+  """min(decay, (1 + n) / (10 + n)) after n = `step` updates: any EMA's warmed-up decay."""
   n = step.astype(jnp.float32)
-  return jnp.minimum(hp["ema_decay"], (1.0 + n) / (_EMA_WARMUP + n))
+  return jnp.minimum(decay, (1.0 + n) / (_EMA_WARMUP + n))
 
 
 def ema_update(ema, params, decay: jax.Array):

@@ -249,10 +249,9 @@ class GAN:
   def _advance_lecam(self, anchors, metrics, n):
     """The EMAs of D's mean logits after discriminator update n (0-based), warmed up as
     min(0.99, (1 + n) / (10 + n)) so the first anchors follow the logits, not the zero start."""
-    nf = n.astype(jnp.float32)
-    decay = jnp.minimum(_LECAM_DECAY, (1.0 + nf) / (10.0 + nf))
     mean = {"real": metrics["d_real_logit"], "fake": metrics["d_fake_logit"]}
-    return {k: decay * anchors[k] + (1.0 - decay) * jax.lax.stop_gradient(mean[k]) for k in anchors}
+    return common.ema_update(anchors, jax.lax.stop_gradient(mean),
+                             common.warmed_up_decay(_LECAM_DECAY, n))
 
   def _generate(self, gen_params, z, labels):
     return common.apply_net(self.precision, self.generator, gen_params, z, labels)
