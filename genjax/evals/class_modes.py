@@ -16,7 +16,7 @@ from genjax.core import family as contract
 from genjax.errors import ConfigError
 from genjax.evals import judge
 from genjax.evals.context import EvalContext
-from genjax.evals.progress import progress
+from genjax.evals import progress
 
 _CHUNK = 1000
 
@@ -39,8 +39,7 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   sample = ctx.jit("sample", static_argnums=(2,))
   rng = jax.random.fold_in(ctx.rng, 11)
   chunks, requested = [], []
-  for i in progress(range(-(-num // _CHUNK)), num, "class_modes sampling",
-                    size=lambda i: min(_CHUNK, num - i * _CHUNK), unit="samples"):
+  for i in progress.chunks(num, _CHUNK, "class_modes sampling"):
     cond = (np.arange(i * _CHUNK, (i + 1) * _CHUNK) % ctx.info.num_classes).astype(np.int32)
     chunks.append(np.asarray(sample(ctx.state, jax.random.fold_in(rng, i), _CHUNK, ctx.hp,
                                     cond if conditional else None)))

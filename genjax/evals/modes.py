@@ -16,7 +16,7 @@ from genjax.core import family as contract
 from genjax.data import toy2d
 from genjax.errors import ConfigError
 from genjax.evals.context import EvalContext
-from genjax.evals.progress import progress
+from genjax.evals import progress
 
 _CHUNK = 10_000
 
@@ -48,10 +48,8 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
   num = int(cfg.get("num_samples", 100_000))
   sample = ctx.jit("sample", static_argnums=(2,))
   rng = jax.random.fold_in(ctx.rng, 7)
-  steps = progress(range(-(-num // _CHUNK)), num, "modes sampling",
-                   size=lambda i: min(_CHUNK, num - i * _CHUNK), unit="samples")
   chunks = [np.asarray(sample(ctx.state, jax.random.fold_in(rng, i), _CHUNK, ctx.hp))
-            for i in steps]
+            for i in progress.chunks(num, _CHUNK, "modes sampling")]
   samples = np.concatenate(chunks)[:num]
   means, std = toy2d.mixture(ctx.config.data.toy)
   return mode_stats(samples, means, std, int(cfg.get("min_count", 1)))

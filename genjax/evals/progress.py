@@ -108,6 +108,15 @@ def progress(items: Iterable[T], total: int, label: str, size: int | Callable[[T
   meter.finish()
 
 
+def chunks(num: int, chunk: int, label: str, unit: str = "samples",
+           **meter_kwargs) -> Iterator[int]:
+  """The indices i of the ceil(num / chunk) chunks of a loop that makes `num` things
+  `chunk` at a time (the last one counted as the num - i * chunk it keeps), with progress
+  lines."""
+  return progress(range(-(-num // chunk)), num, label,
+                  size=lambda i: min(chunk, num - i * chunk), unit=unit, **meter_kwargs)
+
+
 def duration(seconds: float) -> str:
   """17 -> '17 s', 245 -> '4 min 05 s', 3720 -> '1 h 02 min'; inf -> '?'."""
   if seconds != seconds or seconds == float("inf"):

@@ -21,7 +21,7 @@ import numpy as np
 from genjax.core import family as contract
 from genjax.evals import judge, sample_metrics
 from genjax.evals.context import EvalContext
-from genjax.evals.progress import progress
+from genjax.evals import progress
 
 _CHUNK = 1000
 
@@ -31,10 +31,8 @@ def draw_samples(ctx: EvalContext, num: int, stream: int, evaluator: str) -> np.
   ctx.require(contract.Sampler, evaluator=evaluator)
   sample = ctx.jit("sample", static_argnums=(2,))
   rng = jax.random.fold_in(ctx.rng, stream)
-  steps = progress(range(-(-num // _CHUNK)), num, f"{evaluator} sampling",
-                   size=lambda i: min(_CHUNK, num - i * _CHUNK), unit="samples")
   chunks = [np.asarray(sample(ctx.state, jax.random.fold_in(rng, i), _CHUNK, ctx.hp))
-            for i in steps]
+            for i in progress.chunks(num, _CHUNK, f"{evaluator} sampling")]
   return np.concatenate(chunks)[:num]
 
 

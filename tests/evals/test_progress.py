@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from genjax.evals.progress import duration, progress
+from genjax.evals.progress import chunks, duration, progress
 
 
 class FakeClock:
@@ -47,6 +47,20 @@ def test_samples_are_counted_in_their_own_unit():
   assert out.getvalue().splitlines()[:2] == [
       "eval modes sampling: 10/30 samples, 2.5 samples/s, ETA 8 s",
       "eval modes sampling: 20/30 samples, 2.5 samples/s, ETA 4 s"]
+
+
+def test_chunks_count_the_last_chunk_as_what_it_keeps():
+  # 2,500 samples made 1,000 at a time, 1 s a chunk: chunks 0, 1, 2, the last counting 500;
+  # the rate leaves out the first chunk: 1,500 samples in the last 2 s
+  clock, out = FakeClock(), io.StringIO()
+  seen = []
+  for i in chunks(2500, 1000, "modes sampling", clock=clock, out=out, quiet_s=0.0,
+                  every_s=0.0):
+    seen.append(i)
+    clock.now += 1.0
+  assert seen == [0, 1, 2]
+  assert out.getvalue().splitlines()[-1] == (
+      "eval modes sampling: 2,500/2,500 samples, 750 samples/s, done in 3 s")
 
 
 def test_durations_read_as_seconds_minutes_and_hours():
