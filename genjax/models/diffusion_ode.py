@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import diffrax
 import jax
 import jax.numpy as jnp
 
@@ -50,6 +49,9 @@ def _single(eps_fn: EpsFn) -> Callable[[jax.Array, jax.Array], jax.Array]:
 
 def _solve(field, y0, s0: float, s1: float, rtol: float, atol: float, max_steps: int):
   """Tsit5 + PID from s0 to s1 (either direction); (y at s1, accepted steps)."""
+  # Imported here, not at the top: diffrax (and equinox) add ~0.4 s of CPU to every
+  # `genjax` command's start-up, and only the ODE paths use them.
+  import diffrax  # pylint: disable=g-import-not-at-top
   sol = diffrax.diffeqsolve(
       diffrax.ODETerm(field), diffrax.Tsit5(), s0, s1, None, y0,
       stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
