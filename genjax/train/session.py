@@ -47,8 +47,8 @@ class Session:
   abstract_state: Any
   abstract_acc: Any
   metric_names: tuple[str, ...]
-  init: Callable  # family.init, or with_param_ema's (hparams.ema_decay set, no own EMA)
-  train_step: Callable  # likewise family.train_step
+  init: Callable  # family.init, or with_param_ema's (hparams.ema_decay set, no own EMA), jitted
+  train_step: Callable  # likewise family.train_step, jitted (inlined into the multi-step)
 
   @property
   def replicated(self):
@@ -67,14 +67,8 @@ class Session:
         key=devices.replicate(jax.random.key(config.seed), self.mesh))
 
   def init_state(self):
-    """The family's initial state. Compiled without XLA's optimisation passes: init runs
-    once, and optimising its unrolled threefry draws (one per parameter) took 90 % of a
-    small run's compile time (CycleGAN smoke: 20 s -> 2 s). Its numbers are those of
-    the unoptimised program, the same on every launch."""
-    example = self.train.get_batch(np.arange(1))
-    init = jax.jit(self.init, out_shardings=self.replicated,
-                   compiler_options={"xla_backend_optimization_level": 0})
-    return init(self.rng(INIT_STREAM), example, self.hp)
+    """The family's initial state (see _compiled_init)."""
+    return self.init(self.rng(INIT_STREAM), self.train.get_batch(np.arange(1)), self.hp)
 
   def init_acc(self):
     return jax.jit(init_accumulator, static_argnums=0, out_shardings=self.replicated)(
@@ -110,6 +104,20 @@ class Session:
                        params="ema" if self.evaluates_ema else "raw")
 
 
+def _compiled_init(init: Callable, mesh) -> Callable:
+  """init jitted without XLA's optimisation passes: init runs once, and optimising its
+  unrolled threefry draws (one per parameter) took 90 % of a small run's compile time
+  (CycleGAN smoke: 20 s -> 2 s). Its numbers are those of the unoptimised program, the same
+  on every launch."""
+  return jax.jit(init, out_shardings=devices.replicated(mesh),
+                 compiler_options={"xla_backend_optimization_level": 0})
+
+
+def _laid_out(tree, sharding):
+  """tree's arrays as abstract values with `sharding`, as the compiled step sees them."""
+  return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), tree)
+
+
 def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   """Validates config, joins a multi-host job if any, loads the data and builds the family."""
   gconfig.validate(config, models.config_rules)
@@ -126,13 +134,22 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
   family = models.build_family(config, train.info)
   hp = devices.replicate(gconfig.hparams_as_arrays(config), mesh)
   key = devices.replicate(jax.random.key(config.seed), mesh)
-  example = train.get_batch(np.arange(config.data.batch_size))  # shapes only: eval_shape
-  init, train_step = family.init, family.train_step
-  abstract_state = jax.eval_shape(init, key, example, hp)
+  # Each of init and the train step is traced once per run: the shape passes below use the
+  # same jit objects (and argument layouts) as the calls that follow, which find the
+  # traces cached. init sees one example, as init_state gives it.
+  init_key, one_example = jax.random.fold_in(key, INIT_STREAM), train.get_batch(np.arange(1))
+  init, train_step = _compiled_init(family.init, mesh), family.train_step
+  abstract_state = init.eval_shape(init_key, one_example, hp)
   if "ema_decay" in hp and not abstract_state.ema:  # a family with its own EMA keeps it
-    init, train_step = common.with_param_ema(init, train_step)
-    abstract_state = jax.eval_shape(init, key, example, hp)
-  _, metric_shapes = jax.eval_shape(train_step, abstract_state, example, key, hp)
+    raw_init, train_step = common.with_param_ema(family.init, train_step)
+    init = _compiled_init(raw_init, mesh)
+    abstract_state = init.eval_shape(init_key, one_example, hp)
+  train_step = jax.jit(train_step)  # called inside the compiled multi-step
+  example = train.get_batch(np.arange(config.data.batch_size))  # shapes only
+  _, metric_shapes = train_step.eval_shape(
+      _laid_out(abstract_state, devices.replicated(mesh)),
+      _laid_out(example, devices.batch_sharding(mesh, 0)),
+      _laid_out(key, devices.replicated(mesh)), _laid_out(hp, devices.replicated(mesh)))
   names = tuple(sorted(metric_shapes))
   return Session(config=config, workdir=workdir, mesh=mesh, train=train, test=test, family=family,
                  hp=hp, key=key, abstract_state=abstract_state,
