@@ -18,7 +18,7 @@ import zipfile
 from absl import app, flags, logging
 import numpy as np
 
-from genjax import interrupt
+from genjax import compile_cache, interrupt
 from genjax.errors import GenjaxError
 
 FLAGS = flags.FLAGS
@@ -340,6 +340,7 @@ def main(parsed: tuple[list[str], dict[str, str]]) -> None:
     _fail(f"unknown command '{command}'; use one of: {', '.join(_RUN)}")
   if len(argv) > 2:
     _fail(f"unexpected argument(s) {argv[2:]}; flags are written --name=value")
+  compile_cache.enable()
   try:
     _RUN[command](overrides)
   except GenjaxError as e:
