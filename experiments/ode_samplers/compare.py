@@ -114,6 +114,9 @@ def main() -> None:
   parser.add_argument("--references", default="ddpm,ode",
                       help="reference rows to draw: ddpm (every step), ode (adaptive)")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--append", action="store_true",
+                      help="add these rows to the run's ode_samplers.jsonl and rewrite the "
+                           "table from all of them (e.g. the references drawn on their own)")
   args = parser.parse_args()
   session, ctx = gsession.load_trained(args.workdir)
   protocol = (digits_protocol.DigitsProtocol(session, ctx, args.num)
@@ -123,7 +126,11 @@ def main() -> None:
   for ref in [r for r in args.references.split(",") if r]:
     runs.append((ref, ctx.family.schedule.num_steps, args.ddpm_num or args.num) if ref == "ddpm"
                 else (ref, 0, args.num))
+  jsonl = os.path.join(args.workdir, "ode_samplers.jsonl")
   rows, samples = [], []
+  if args.append and os.path.exists(jsonl):
+    with open(jsonl) as f:
+      rows = [r for r in map(json.loads, f) if not r["sampler"].startswith("data")]
   for sampler, steps, num in runs:
     family = dataclasses.replace(ctx.family, sampler=sampler, sample_steps=max(steps, 1))
     x, seconds = draw(family, ctx.state, ctx.hp, num, args.seed, protocol.chunk)
@@ -142,7 +149,7 @@ def main() -> None:
   print(text)
   with open(os.path.join(args.workdir, "ode_samplers.md"), "w") as f:
     f.write(text + "\n")
-  with open(os.path.join(args.workdir, "ode_samplers.jsonl"), "w") as f:
+  with open(jsonl, "w") as f:
     f.writelines(json.dumps(r) + "\n" for r in rows)
   path = protocol.figure(args.workdir, samples)
   if path:
