@@ -64,6 +64,12 @@ OPTIONAL = {
     "model.ode_rtol": 1e-5,
     "model.ode_atol": 1e-5,
     "model.dequantize": False,
+    # the fixed-step ODE samplers' grid of noise levels (models/diffusion_fast.py): spacing
+    # 'karras' (rho = 7), 'logsnr', 'time_uniform' or 'time_quadratic'; the time of the last
+    # level (0 = the first knot, t = 1 / T); dpmpp2m's last step in first order
+    "model.fast_spacing": "karras",
+    "model.fast_t_end": 0.0,
+    "model.fast_lower_order_final": False,
     # experiment tracking with wandb (train/tracking.py; the optional extra genjax[wandb]):
     # a project turns it on ('' = off); a sweep's members are grouped by the sweep's name
     "train.wandb.project": "",

@@ -29,6 +29,19 @@ def histogram_stats(classes_N: np.ndarray, num_classes: int) -> dict[str, float]
           "kl_to_uniform": float(np.sum(p[nz] * np.log(p[nz] * num_classes)))}
 
 
+def judged_classes(classifier: judge.Judge, x_NHWC: np.ndarray) -> np.ndarray:
+  """[N] class of each sample as the judge sees it, in [0, 10**C) for C channels.
+
+  Each colour channel of a stacked digit is a digit of its own (the stacked-MNIST
+  protocol): the channels are judged one by one and read as the digits of one number,
+  the first channel the most significant.
+  """
+  n, channels = len(x_NHWC), x_NHWC.shape[-1]
+  per_channel = classifier.classes(np.moveaxis(x_NHWC, -1, 0).reshape(-1, *x_NHWC.shape[1:3], 1))
+  per_channel = per_channel.reshape(channels, n)
+  return sum(per_channel[c] * 10 ** (channels - 1 - c) for c in range(channels))
+
+
 def run(ctx: EvalContext, cfg) -> dict[str, float]:
   ctx.require(contract.Sampler, evaluator="class_modes")
   if ctx.config.data.name not in judge.DIGITS_LIKE:
@@ -46,11 +59,8 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
     requested.append(cond)
   x = np.concatenate(chunks)[:num]
   classifier = judge.load(ctx, cfg, "class_modes")
-  channels = x.shape[-1]
-  per_channel = classifier.classes(np.moveaxis(x, -1, 0).reshape(-1, *x.shape[1:3], 1))
-  per_channel = per_channel.reshape(channels, num)
-  classes = sum(per_channel[c] * 10 ** (channels - 1 - c) for c in range(channels))
-  out = histogram_stats(classes, 10**channels)
+  classes = judged_classes(classifier, x)
+  out = histogram_stats(classes, 10**x.shape[-1])
   out.update(num_samples=num, judge_accuracy=classifier.accuracy)
   if conditional:
     out["cond_accuracy"] = float(np.mean(classes == np.concatenate(requested)[:num]))

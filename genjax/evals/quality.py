@@ -50,17 +50,15 @@ def embedder(ctx: EvalContext, cfg, space: str, evaluator: str):
   return features, classifier.accuracy
 
 
-def run(ctx: EvalContext, cfg) -> dict[str, float]:
-  num = min(int(cfg.get("num_samples", 2000)), len(ctx.test))
-  k = int(cfg.get("k", 3))
-  space = judge.feature_space(ctx.config.data.name, cfg)
-  embed, accuracy = embedder(ctx, cfg, space, "quality")
-  real_NF = embed(ctx.first_examples(num)["x"])
-  fake_MF = embed(draw_samples(ctx, num, stream=13, evaluator="quality"))
+def compare(real_NF: np.ndarray, fake_MF: np.ndarray, k: int = 3) -> dict[str, float]:
+  """Precision, recall (k-NN manifolds) and Frechet distance of two feature sets.
+
+  The evaluator's numbers for features it has embedded; `run` passes equally large sets.
+  """
   precision, recall = sample_metrics.precision_recall(real_NF, fake_MF, k)
   mu_r, cov_r = sample_metrics.gaussian_statistics(real_NF)
   mu_f, cov_f = sample_metrics.gaussian_statistics(fake_MF)
-  out = {
+  return {
       "precision": precision,
       "recall": recall,
       "frechet_distance": sample_metrics.frechet_distance(mu_r, cov_r, mu_f, cov_f),
@@ -68,8 +66,18 @@ def run(ctx: EvalContext, cfg) -> dict[str, float]:
       "num_real": int(len(real_NF)),
       "num_fake": int(len(fake_MF)),
       "feature_dims": int(real_NF.shape[1]),
-      "in_judge_features": space == "features",
   }
+
+
+def run(ctx: EvalContext, cfg) -> dict[str, float]:
+  num = min(int(cfg.get("num_samples", 2000)), len(ctx.test))
+  k = int(cfg.get("k", 3))
+  space = judge.feature_space(ctx.config.data.name, cfg)
+  embed, accuracy = embedder(ctx, cfg, space, "quality")
+  real_NF = embed(ctx.first_examples(num)["x"])
+  fake_MF = embed(draw_samples(ctx, num, stream=13, evaluator="quality"))
+  out = compare(real_NF, fake_MF, k)
+  out["in_judge_features"] = space == "features"
   if accuracy is not None:
     out["judge_accuracy"] = float(accuracy)
   return out

@@ -167,6 +167,10 @@ class Diffusion:
   ode_rtol: float = 1e-5
   ode_atol: float = 1e-5
   dequantize: bool = False  # images: train on uniformly dequantised values (see ode_nll)
+  # euler / heun / dpmpp2m: the grid of levels and dpmpp2m's final step (diffusion_fast)
+  fast_spacing: str = "karras"
+  fast_t_end: float = 0.0  # 0: the grid ends at the first knot
+  fast_lower_order_final: bool = False
   precision: str = "float32"  # train.precision: what the network computes in (common.apply_net)
 
   @classmethod
@@ -177,7 +181,8 @@ class Diffusion:
         "model.sampler", "model.sample_steps", "model.eta", "model.nll_chunk",
         "model.conditional", "model.label_dropout", "model.channel_mults",
         "model.num_res_blocks", "model.time", "model.t_min", "model.ode_rtol",
-        "model.ode_atol", "model.dequantize", "hparams.guidance")}
+        "model.ode_atol", "model.dequantize", "model.fast_spacing", "model.fast_t_end",
+        "model.fast_lower_order_final", "hparams.guidance")}
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, info: DatasetInfo) -> "Diffusion":
@@ -203,6 +208,10 @@ class Diffusion:
                ode_rtol=float(gconfig.optional(config, "model.ode_rtol")),
                ode_atol=float(gconfig.optional(config, "model.ode_atol")),
                dequantize=bool(gconfig.optional(config, "model.dequantize")),
+               fast_spacing=str(gconfig.optional(config, "model.fast_spacing")),
+               fast_t_end=float(gconfig.optional(config, "model.fast_t_end")),
+               fast_lower_order_final=bool(
+                   gconfig.optional(config, "model.fast_lower_order_final")),
                precision=common.precision(config))
 
   @functools.cached_property
@@ -299,7 +308,8 @@ class Diffusion:
     if self.sampler == "ode":
       x = ode.decode(self.vp, eps_fn, x_T, self.t_min, self.ode_rtol, self.ode_atol)
     elif self.sampler in fast.FAST_SAMPLERS:
-      x = fast.sample(self.sampler, self.vp, eps_fn, x_T, self.sample_steps)
+      x = fast.sample(self.sampler, self.vp, eps_fn, x_T, self.sample_steps,
+                      self.fast_spacing, self.fast_t_end or None, self.fast_lower_order_final)
     elif self.sampler == "ddpm":
       steps = samplers.timesteps(self.schedule.num_steps, self.sample_steps)
       x = samplers.ddpm_sample(self.schedule, eps_fn, x_T, k_chain,
@@ -474,6 +484,14 @@ def _check_ode(config: ml_collections.ConfigDict) -> None:
   if not 0.0 < t_min < 1.0 / m.timesteps:
     raise ConfigError(f"config.model.t_min={t_min} must be in (0, 1 / model.timesteps): "
                       "below the first step's noise level (default 1e-5)")
+  spacing = gconfig.optional(config, "model.fast_spacing")
+  if spacing not in fast.SPACINGS:
+    raise ConfigError(f"config.model.fast_spacing='{spacing}' is unknown; use one of "
+                      f"{fast.SPACINGS}")
+  t_end = gconfig.optional(config, "model.fast_t_end")
+  if not 0.0 <= t_end <= 1.0 / m.timesteps:
+    raise ConfigError(f"config.model.fast_t_end={t_end} must be in [0, 1 / model.timesteps] "
+                      "(0: end the fast samplers' grid at the first knot)")
   for key in ("model.ode_rtol", "model.ode_atol"):
     if not gconfig.optional(config, key) > 0:
       raise ConfigError(f"config.{key}={gconfig.optional(config, key)} must be > 0 "

@@ -26,15 +26,38 @@ from genjax.models.diffusion_time import ContinuousVP
 EpsFn = Callable[[jax.Array, jax.Array], jax.Array]
 FAST_SAMPLERS = ("euler", "heun", "dpmpp2m")
 _RHO = 7.0  # Karras et al. (2022): denser steps at low noise
+SPACINGS = ("karras", "logsnr", "time_uniform", "time_quadratic")
 
 
-def sigma_bar_grid(vp: ContinuousVP, num_steps: int) -> np.ndarray:
-  """[num_steps] decreasing sigma_bar from the last knot to the first (Karras spacing)."""
-  hi, lo = np.exp(vp.s_max), np.exp(vp.log_snr_half_T[0])
+def sigma_bar_grid(vp: ContinuousVP, num_steps: int, spacing: str = "karras",
+                   t_end: float | None = None) -> np.ndarray:
+  """[num_steps] decreasing sigma_bar from the last knot (t = 1) down to t_end.
+
+  Args:
+    vp: the continuous schedule.
+    num_steps: levels on the grid.
+    spacing: 'karras' (sigma_bar^(1 / rho) uniform, rho = 7), 'logsnr' (uniform in
+      lambda = -log sigma_bar), 'time_uniform' or 'time_quadratic' (uniform in t or in
+      sqrt(t), Lu et al. 2022's orders 1 and 2).
+    t_end: the continuous time of the last level; None: the first knot (t = 1 / T).
+
+  Returns:
+    The levels, float64.
+  """
+  if spacing not in SPACINGS:
+    raise ValueError(f"spacing '{spacing}' is unknown; use one of {SPACINGS}")
+  t_lo = 1.0 / vp.num_steps if t_end is None else t_end
+  hi, lo = np.exp(vp.s_max), np.exp(vp.s_of_t(t_lo))
   if num_steps == 1:
     return np.array([hi])
   frac = np.linspace(0.0, 1.0, num_steps)
-  return (hi ** (1 / _RHO) + frac * (lo ** (1 / _RHO) - hi ** (1 / _RHO))) ** _RHO
+  if spacing == "karras":
+    return (hi ** (1 / _RHO) + frac * (lo ** (1 / _RHO) - hi ** (1 / _RHO))) ** _RHO
+  if spacing == "logsnr":
+    return np.exp(np.log(hi) + frac * (np.log(lo) - np.log(hi)))
+  power = 1.0 if spacing == "time_uniform" else 2.0
+  t = (1.0 + frac * (t_lo ** (1 / power) - 1.0)) ** power
+  return np.exp([vp.s_of_t(float(ti)) for ti in t])
 
 
 def network_calls(sampler: str, num_steps: int) -> int:
@@ -43,7 +66,8 @@ def network_calls(sampler: str, num_steps: int) -> int:
 
 
 def sample(sampler: str, vp: ContinuousVP, eps_fn: EpsFn, x_T: jax.Array,
-           num_steps: int) -> jax.Array:
+           num_steps: int, spacing: str = "karras", t_end: float | None = None,
+           lower_order_final: bool = False) -> jax.Array:
   """x_T ~ N(0, I) at the last knot -> x_0 with `sampler` in `num_steps` noise levels.
 
   Args:
@@ -52,13 +76,16 @@ def sample(sampler: str, vp: ContinuousVP, eps_fn: EpsFn, x_T: jax.Array,
     eps_fn: (x_BX, tau_B) -> eps.
     x_T: [B, ...] prior draw.
     num_steps: noise levels visited (network calls: `network_calls`).
+    spacing, t_end: the grid of levels (`sigma_bar_grid`).
+    lower_order_final: dpmpp2m only: the last step between levels is first order (no
+      extrapolation of the x_0 prediction), as Lu et al. (2022) do for few steps.
 
   Returns:
     x_0, shaped like x_T.
   """
   if sampler not in FAST_SAMPLERS:
     raise ValueError(f"sampler '{sampler}' is unknown; use one of {FAST_SAMPLERS}")
-  sb = sigma_bar_grid(vp, num_steps)
+  sb = sigma_bar_grid(vp, num_steps, spacing, t_end)
   b = x_T.shape[0]
 
   def eps_at(x_bar, sigma_bar):
@@ -70,7 +97,7 @@ def sample(sampler: str, vp: ContinuousVP, eps_fn: EpsFn, x_T: jax.Array,
   x_bar = x_T * jnp.sqrt(1.0 + jnp.float32(sb[0]) ** 2)
   pairs = jnp.asarray(np.stack([sb[:-1], sb[1:]], 1), jnp.float32)  # [N - 1, 2]
   if sampler == "dpmpp2m":
-    x_bar = _dpmpp2m(eps_at, x_bar, pairs)
+    x_bar = _dpmpp2m(eps_at, x_bar, pairs, lower_order_final)
   else:
     def step(x_bar, pair):
       cur, nxt = pair[0], pair[1]
@@ -85,7 +112,8 @@ def sample(sampler: str, vp: ContinuousVP, eps_fn: EpsFn, x_T: jax.Array,
   return x_bar - last * eps_at(x_bar, last)
 
 
-def _dpmpp2m(eps_at, x_bar: jax.Array, pairs: jax.Array) -> jax.Array:
+def _dpmpp2m(eps_at, x_bar: jax.Array, pairs: jax.Array,
+             lower_order_final: bool = False) -> jax.Array:
   """DPM-Solver++(2M) over the grid's intervals, in x_bar (x / alpha) units.
 
   With lambda = -log sigma_bar and h = lambda' - lambda, the data-prediction update
@@ -93,16 +121,18 @@ def _dpmpp2m(eps_at, x_bar: jax.Array, pairs: jax.Array) -> jax.Array:
   sigma_bar) (x_bar - D) / sigma_bar in x_bar, where D is the x_0 prediction, corrected
   with the previous one: D = (1 + 1 / 2r) x0 - (1 / 2r) x0_prev, r = h_prev / h.
   """
-  def step(carry, pair):
+  def step(carry, inputs):
     x_bar, x0_prev, h_prev, first = carry
+    pair, first_order = inputs
     cur, nxt = pair[0], pair[1]
     x0 = x_bar - cur * eps_at(x_bar, cur)
     h = jnp.log(cur) - jnp.log(nxt)
     half_inv_r = 0.5 * h / jnp.where(first, 1.0, h_prev)
-    d = jnp.where(first, x0, (1.0 + half_inv_r) * x0 - half_inv_r * x0_prev)
+    d = jnp.where(first | first_order, x0, (1.0 + half_inv_r) * x0 - half_inv_r * x0_prev)
     x_bar = x_bar + (nxt - cur) * (x_bar - d) / cur
     return (x_bar, x0, h, jnp.bool_(False)), None
 
+  first_order = jnp.zeros((pairs.shape[0],), bool).at[-1].set(lower_order_final)
   init = (x_bar, jnp.zeros_like(x_bar), jnp.float32(1.0), jnp.bool_(True))
-  (x_bar, _, _, _), _ = jax.lax.scan(step, init, pairs)
+  (x_bar, _, _, _), _ = jax.lax.scan(step, init, (pairs, first_order))
   return x_bar

@@ -159,7 +159,8 @@ def open_session(config: ml_collections.ConfigDict, workdir: str) -> Session:
 
 # What may change for a use of a trained run: how a diffusion model samples.
 _SAMPLING_KEYS = ("model.sampler", "model.sample_steps", "model.eta", "model.ode_rtol",
-                  "model.ode_atol")
+                  "model.ode_atol", "model.fast_spacing", "model.fast_t_end",
+                  "model.fast_lower_order_final")
 
 
 def apply_use_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]) -> None:

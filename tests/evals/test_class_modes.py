@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from genjax.data import stacked_digits
-from genjax.evals.class_modes import histogram_stats
+from genjax.evals.class_modes import histogram_stats, judged_classes
 from genjax.train import judge, runner
 from tests.conftest import load
 
@@ -17,6 +17,21 @@ def test_histogram_stats_on_constructed_labels():
   assert spread["modes"] == 10 and spread["kl_to_uniform"] == pytest.approx(0.0, abs=1e-12)
   half = histogram_stats(np.arange(1000) % 5, 10)
   assert half["modes"] == 5 and half["kl_to_uniform"] == pytest.approx(np.log(2))
+
+
+class _BrightnessJudge:
+  """Stands in for the classifier: the class of an image is its mean value times 10."""
+
+  def classes(self, x_NHW1):
+    return np.floor(10 * x_NHW1.mean(axis=(1, 2, 3))).astype(int)
+
+
+def test_judged_classes_reads_stacked_channels_as_digits_first_most_significant():
+  x = np.zeros((2, 4, 4, 3))
+  x[0, ..., 0], x[0, ..., 1], x[0, ..., 2] = 0.75, 0.05, 0.35  # digits 7, 0, 3
+  x[1, ..., 2] = 0.95  # digits 0, 0, 9
+  np.testing.assert_array_equal(judged_classes(_BrightnessJudge(), x), [703, 9])
+  np.testing.assert_array_equal(judged_classes(_BrightnessJudge(), x[..., :1]), [7, 0])
 
 
 def test_stacked_digits_channels_are_digits_with_a_three_digit_label():

@@ -78,3 +78,15 @@ def test_nearest_neighbours_finds_exact_matches():
   dist, index = sample_metrics.nearest_neighbours(ref[[7, 3, 41]], ref)
   np.testing.assert_array_equal(index, [7, 3, 41])
   np.testing.assert_allclose(dist, 0.0, atol=1e-3)
+
+
+def test_quality_compare_scores_a_shifted_copy_by_its_squared_shift():
+  """quality.compare: FD of a set against itself shifted by d is |d|^2 (equal covariances)."""
+  from genjax.evals import quality  # pylint: disable=g-import-not-at-top
+  real = _mixture(_modes(10), 600, seed=0)
+  same = quality.compare(real, real.copy(), k=3)
+  assert (same["precision"], same["recall"]) == (1.0, 1.0)
+  assert same["frechet_distance"] == pytest.approx(0.0, abs=1e-6)
+  shifted = quality.compare(real, real + np.array([3.0, 4.0]), k=3)
+  assert shifted["frechet_distance"] == pytest.approx(25.0, rel=1e-6)
+  assert (shifted["num_real"], shifted["num_fake"], shifted["feature_dims"]) == (600, 600, 2)

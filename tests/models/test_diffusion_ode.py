@@ -174,6 +174,40 @@ def test_fast_samplers_converge_to_the_gaussian_as_steps_grow(sampler):
   assert np.all(np.abs(np.cov(x0.T) - COV) < 4 * se_cov + 2 * errors[-1])
 
 
+@pytest.mark.parametrize("spacing", fast.SPACINGS)
+def test_every_grid_spacing_runs_from_the_last_knot_down_to_its_end(spacing):
+  first_knot = np.exp(VP.log_snr_half_T[0])
+  grid = fast.sigma_bar_grid(VP, 12, spacing)
+  assert grid[0] == pytest.approx(np.exp(VP.s_max)) and grid[-1] == pytest.approx(first_knot)
+  assert np.all(np.diff(grid) < 0)
+  lower = fast.sigma_bar_grid(VP, 12, spacing, t_end=T_MIN)
+  assert lower[-1] == pytest.approx(np.exp(VP.s_of_t(T_MIN)))
+  if spacing == "logsnr":  # equal steps in lambda = -log sigma_bar
+    np.testing.assert_allclose(np.diff(np.log(grid)), np.diff(np.log(grid))[0], rtol=1e-9)
+
+
+@pytest.mark.parametrize("spacing", fast.SPACINGS)
+def test_dpmpp2m_converges_to_the_gaussian_on_every_spacing(spacing):
+  x_T = jnp.asarray(np.random.default_rng(0).standard_normal((2000, 2)), jnp.float32)
+  target = _exact_map(x_T)
+  errors = [float(np.sqrt(np.mean((np.asarray(jax.jit(
+      lambda x, k=steps: fast.sample("dpmpp2m", VP, gaussian_eps, x, k, spacing))(x_T))
+      - target) ** 2))) for steps in (20, 40)]
+  # second order: at least halving per doubling, whatever the spacing's constant
+  assert errors[1] < errors[0] / 2 and errors[1] < 0.05, errors
+
+
+def test_dpmpp2m_in_first_order_throughout_is_euler():
+  """With three levels the last step is the only one after the first, so lower_order_final
+  makes every step first order: DPM-Solver++(1) is DDIM's update, euler's, to rounding."""
+  x_T = jnp.asarray(np.random.default_rng(0).standard_normal((64, 2)), jnp.float32)
+  euler = fast.sample("euler", VP, gaussian_eps, x_T, 3)
+  first = fast.sample("dpmpp2m", VP, gaussian_eps, x_T, 3, lower_order_final=True)
+  second = fast.sample("dpmpp2m", VP, gaussian_eps, x_T, 3)
+  np.testing.assert_allclose(first, euler, rtol=1e-4, atol=1e-5)
+  assert float(jnp.max(jnp.abs(second - euler))) > 1e-3  # the switch does change the last step
+
+
 def test_network_calls_count_heun_double():
   assert fast.network_calls("heun", 10) == 19
   assert fast.network_calls("dpmpp2m", 10) == 10
@@ -244,7 +278,9 @@ def test_continuous_time_training_step_runs_and_bad_ode_settings_are_refused():
   for override, message in (({"model__time": "later"}, "model.time"),
                             ({"model__time": "continuous"}, "variance"),
                             ({"model__t_min": 0.5}, "t_min"),
-                            ({"model__sampler": "dpm"}, "sampler")):
+                            ({"model__sampler": "dpm"}, "sampler"),
+                            ({"model__fast_spacing": "cosine"}, "fast_spacing"),
+                            ({"model__fast_t_end": 0.5}, "fast_t_end")):
     with pytest.raises(ConfigError, match=message):
       models.build_family(load("diffusion.py:smoke", **override), source.info)
 
