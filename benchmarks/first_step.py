@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 QUICKSTART = "configs/vae.py:sprites32"
 
 
@@ -52,17 +52,9 @@ def launch(config: str, cache: str, workdir: str) -> dict[str, float]:
 
 
 def header() -> dict:
-  import jax  # pylint: disable=g-import-not-at-top
-  import jaxlib  # pylint: disable=g-import-not-at-top
-  cpu = platform.processor() or platform.machine()
-  try:
-    with open("/proc/cpuinfo") as f:
-      cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-  except (OSError, StopIteration):
-    pass
-  return dict(kind="header", cpu=cpu, cpus=len(os.sched_getaffinity(0)),
-              load_avg=os.getloadavg(), python=platform.python_version(), jax=jax.__version__,
-              jaxlib=jaxlib.__version__)
+  import precision  # pylint: disable=g-import-not-at-top  # benchmarks/: imports jax
+  return dict(kind="header", **precision.machine(), load_avg=os.getloadavg(),
+              **precision.versions())
 
 
 def main() -> None:
