@@ -2,9 +2,11 @@
 
 Indices, not records, flow through grain: shuffle (reshuffled every epoch from the seed),
 repeat forever, batch into global batches, keep this host's contiguous slice of each, and
-only then ask the source for that slice at once. A background thread renders the next
-batches while the device trains. `get_state()` is exact: a restored iterator yields what
-the uninterrupted one would have.
+only then ask the source for that slice at once. One background thread renders the next
+few batches while the device trains, and no more: grain's default reader (16 threads, 500
+elements ahead, here 500 whole batches) spent more CPU than the training steps of small
+models, fighting them for cores and for the GIL. `get_state()` is exact: a restored
+iterator yields what the uninterrupted one would have.
 
 `draw_with(probs, epoch)` switches the iterator to drawing each global batch with
 replacement from given per-example probabilities (train/resample.py computes them): batch j
@@ -26,6 +28,9 @@ from genjax.data.base import Source
 from genjax.errors import ConfigError
 
 _PREFETCH_BATCHES = 4
+# Batches are read in the prefetch thread itself: more reader threads only contend for the
+# GIL (a sprites32 batch: 0.9 ms with none, 1.3 ms with 2, 2.3 ms with 16).
+_READ_IN_ONE_THREAD = grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)
 
 
 class TrainBatches:
@@ -56,7 +61,7 @@ class TrainBatches:
     lo, local, source = self._lo, self._local, self._source
     batches = index_batches.map(lambda idx: source.get_batch(np.asarray(idx)[lo:lo + local]))
     return iter(ThreadPrefetchIterDataset(
-        batches.to_iter_dataset(), prefetch_buffer_size=_PREFETCH_BATCHES))
+        batches.to_iter_dataset(_READ_IN_ONE_THREAD), prefetch_buffer_size=_PREFETCH_BATCHES))
 
   def draw_with(self, probs_N: np.ndarray, epoch: int) -> None:
     """From now on draws global batches with replacement with probabilities `probs_N`.

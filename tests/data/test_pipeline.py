@@ -1,6 +1,8 @@
 """The input pipeline's per-host split: hosts' slices put together are the one-host batches."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from genjax.core.dataset import DatasetInfo
@@ -47,3 +49,21 @@ def test_iterator_state_is_the_same_on_every_host_and_resumes_with_another_host_
   expected = _take(pipeline.TrainBatches(_Indices(), 8, seed=3), 5)[3:]
   for got, want in zip(_take(resumed, 2), expected):
     np.testing.assert_array_equal(got, want)
+
+
+def test_the_reader_stays_a_few_batches_ahead_and_no_more():
+  """Reading ahead is bounded by the prefetch buffer: a reader that ran hundreds of batches
+  ahead (grain's default) took the CPU from the training steps it was feeding."""
+  reads = []
+
+  class Counted(_Indices):
+    def get_batch(self, indices_N):
+      reads.append(1)
+      return super().get_batch(indices_N)
+
+  batches = pipeline.TrainBatches(Counted(), 8, seed=3)
+  next(batches)
+  time.sleep(0.5)  # ample time for a background reader to run ahead, if it would
+  # the batch taken, the full prefetch buffer, and one being put in it
+  assert len(reads) <= 1 + pipeline._PREFETCH_BATCHES + 1
+  batches.close()
