@@ -2,6 +2,7 @@
 
   python benchmarks/population.py                    # toy2d VAE, toy2d GAN, sprites32 beta-VAE
   python benchmarks/population.py --cases vae_toy2d --members 8 --rounds 20
+  python benchmarks/population.py --cases vae_toy2d --profile  # + time by op kind (op_profile)
 
 Both contenders are the runner's own steppers (genjax/train/population.py): `vmap` (one
 program over the stacked states) and `loop` (one compiled solo step called per member),
@@ -27,6 +28,8 @@ sys.path.insert(0, ROOT)
 import jax  # noqa: E402
 
 from genjax import config as gconfig  # noqa: E402
+from benchmarks import op_profile  # noqa: E402
+from genjax.core import devices  # noqa: E402
 from genjax.train import population, runner, session  # noqa: E402
 
 CASES = {  # name: (config, overrides): small MLPs, and the convolutional beta-VAE
@@ -49,7 +52,8 @@ def _memory_bytes(jitted, *args) -> int:
              + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
 
 
-def bench_case(name: str, members: int, rounds: int, steps_per_call: int) -> None:
+def bench_case(name: str, members: int, rounds: int, steps_per_call: int,
+               profile: bool = False) -> None:
   spec, overrides = CASES[name]
   overrides = dict(overrides, **{"train.steps_per_call": steps_per_call,
                                  "train.log_every": steps_per_call,
@@ -61,7 +65,8 @@ def bench_case(name: str, members: int, rounds: int, steps_per_call: int) -> Non
   lead = session.open_session(configs[0], "/tmp/genjax_bench_population")
   sessions = [lead] + [lead.for_member(c, "/tmp/unused") for c in configs[1:]]
   host_states = [jax.device_get((s.init_state(), s.init_acc())) for s in sessions]
-  fresh = lambda: [jax.tree.map(jax.numpy.asarray, hs) for hs in host_states]  # donated below
+  # Laid out as the runner lays them out (replicated over the mesh); donated below.
+  fresh = lambda: [jax.device_put(hs, devices.replicated(lead.mesh)) for hs in host_states]
   from genjax.data import pipeline  # pylint: disable=g-import-not-at-top
   batches = [pipeline.TrainBatches(s.train, s.config.data.batch_size, s.config.seed)
              .next_stacked(steps_per_call) for s in sessions]
@@ -85,6 +90,14 @@ def bench_case(name: str, members: int, rounds: int, steps_per_call: int) -> Non
       times[key].append(time.perf_counter() - start)
   member_steps = members * steps_per_call
   rate = {k: member_steps / float(np.median(v)) for k, v in times.items()}
+  if profile:  # microseconds per member-step, by op kind, for each stepper
+    for key, (stepper, (r, h)) in steppers.items():
+      def call(key=key, stepper=stepper, r=r, h=h):
+        packed[key] = stepper(packed[key], batches, r, h, alive)
+        return packed[key]
+      table = op_profile.per_op(call, calls=max(3, rounds))
+      emit(case=name, profile=key, us_per_member_step={
+          k: round(v / member_steps, 2) if k != "thunks" else v for k, v in table.items()})
   states = fresh()
   stacked = population.stack([s for s, _ in states])
   stacked_acc = population.stack([a for _, a in states])
@@ -111,10 +124,12 @@ def main() -> None:
   parser.add_argument("--rounds", type=int, default=15)
   parser.add_argument("--steps_per_call", type=int, default=0,
                       help="0: 20 for the MLP cases, 1 for convolutions (see runner.make_multistep)")
+  parser.add_argument("--profile", action="store_true",
+                      help="also print each stepper's time per member-step by op kind")
   args = parser.parse_args()
   for name in args.cases.split(","):
     spc = args.steps_per_call or (1 if "sprites" in name else 20)
-    bench_case(name, args.members, args.rounds, spc)
+    bench_case(name, args.members, args.rounds, spc, args.profile)
 
 
 if __name__ == "__main__":
