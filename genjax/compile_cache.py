@@ -6,7 +6,8 @@ from disk (the quickstart's first step comes after 3.5 s warm against 6.1 s cold
 benchmarks/first_step.py). JAX's own cache: keyed on the program, the compiler options and the device, so a
 hit is exactly the executable the compiler would have built, and only programs that took
 at least a second to compile are written. Where: $JAX_COMPILATION_CACHE_DIR when set (JAX
-reads it), else $GENJAX_CACHE/jax_compilation, else ~/.cache/genjax/jax_compilation;
+reads it), else jax_compilation under genjax's cache root (`config.cache_root`: $GENJAX_CACHE,
+else $XDG_CACHE_HOME/genjax, else ~/.cache/genjax);
 GENJAX_COMPILATION_CACHE=0 turns it off. Set through the environment, before jax is
 imported, so that subprocesses (a local sweep's members) share it.
 """
@@ -15,12 +16,13 @@ from __future__ import annotations
 import os
 import sys
 
+from genjax.config import cache_root
+
 OFF_VALUES = ("0", "off", "false", "no")
 
 
 def default_dir(environ=os.environ) -> str:
-  root = environ.get("GENJAX_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "genjax")
-  return os.path.join(root, "jax_compilation")
+  return os.path.join(cache_root(environ), "jax_compilation")
 
 
 def enable(environ=os.environ) -> str | None:

@@ -202,6 +202,17 @@ RULES: dict[str, Rule] = {
 }
 
 
+def cache_root(environ=os.environ) -> str:
+  """Where genjax keeps what it computes once (compiled programs, the judges' classifier
+  runs, extracted datasets): $GENJAX_CACHE, else $XDG_CACHE_HOME/genjax, else
+  ~/.cache/genjax. One root, so that a cluster's small home quota is moved off in one
+  place; config keys (`data.cache_dir`, `evals.<name>.cache_dir`) still win for theirs."""
+  if environ.get("GENJAX_CACHE"):
+    return environ["GENJAX_CACHE"]
+  base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+  return os.path.join(base, "genjax")
+
+
 def optional(config: ml_collections.ConfigDict, key: str) -> Any:
   """config's dotted `key` (one of OPTIONAL), or the default an absent key means."""
   return flatten(config).get(key, OPTIONAL[key])

@@ -4,7 +4,8 @@ A stored dataset too large for memory (3D Shapes: 5.9 GB of pixels, MPI3D: 12.7 
 a batch at a time with positioned reads (`os.preadv` straight into the batch's array) from
 an uncompressed file: the dataset file itself when its images lie there contiguously, or
 else a cache file written once by `cached_records` (an .npy under data.cache_dir, default
-~/.cache/genjax) while the compressed original is streamed through, with a progress line.
+genjax's cache root: $GENJAX_CACHE, else ~/.cache/genjax) while the compressed original is
+streamed through, with a progress line.
 Positioned reads, unlike a memory map, leave the file's pages in the kernel's page cache and
 out of the process's resident memory, so a long run never grows towards the file's size.
 """
@@ -82,12 +83,8 @@ def data_path(data_cfg, dataset: str, expected: str) -> str:
 
 
 def cache_dir(data_cfg) -> str:
-  """data.cache_dir, or $XDG_CACHE_HOME/genjax (default ~/.cache/genjax) when it is empty."""
-  chosen = str(gconfig.optional({"data": data_cfg}, "data.cache_dir"))
-  if chosen:
-    return chosen
-  base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-  return os.path.join(base, "genjax")
+  """data.cache_dir, or genjax's cache root (gconfig.cache_root) when it is empty."""
+  return str(gconfig.optional({"data": data_cfg}, "data.cache_dir")) or gconfig.cache_root()
 
 
 def file_key(path: str, *parts) -> str:

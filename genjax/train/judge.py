@@ -3,7 +3,7 @@
 An evaluator that judges samples (`evals/judge.py`) reads the classifier's run directory
 from `config.evals.<name>.judge`. Where that is unset, `supply` trains the classifier with
 the runner (`models.classifier.digits_config` at the samples' resolution) into the cache
-directory (`evals.<name>.cache_dir`, else $GENJAX_CACHE, else ~/.cache/genjax), once per
+directory (`evals.<name>.cache_dir`, else genjax's cache root, `config.cache_root`), once per
 resolution and config, and hands the evaluator its path before any evaluator runs. The
 trainer comes in as an argument (the runner passes its own entry point), so this module
 sits below the runner without an import circle.
@@ -25,8 +25,7 @@ Trainer = Callable[[ml_collections.ConfigDict, str], object]
 
 
 def cache_dir(cfg) -> str:
-  return (cfg.get("cache_dir", "") or os.environ.get("GENJAX_CACHE")
-          or os.path.join(os.path.expanduser("~"), ".cache", "genjax"))
+  return cfg.get("cache_dir", "") or gconfig.cache_root()
 
 
 def judge_run(image_side: int, cfg) -> tuple[ml_collections.ConfigDict, str]:
