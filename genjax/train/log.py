@@ -20,6 +20,9 @@ class MetricsLog:
 
   Only process 0 writes. On resume, lines after the restored step are dropped first, so
   a resumed run's log equals the uninterrupted run's; so is a line torn by a kill mid-write.
+  The trackers are told both steps (see tracking.Tracker): TensorBoard hides its events
+  after the restored step, and wandb, which cannot take a step twice, keeps its records up
+  to the last step logged before the restart.
   """
 
   def __init__(self, workdir: str, resume_step: int | None = None, config=None):
@@ -28,13 +31,17 @@ class MetricsLog:
     self._tracker = None
     if not self._writes:
       return
+    logged_through = None  # the last step logged before this (re)start
     if resume_step is not None and os.path.exists(self.path):
-      kept = [line for line, record in decoded_lines(self.path) if record["step"] <= resume_step]
+      lines = decoded_lines(self.path)
+      logged_through = max((record["step"] for _, record in lines), default=None)
+      kept = [line for line, record in lines if record["step"] <= resume_step]
       tmp = self.path + ".tmp"
       with open(tmp, "w") as f:
         f.writelines(kept)
       os.replace(tmp, self.path)
-    self._tracker = tracking.Tracker(workdir, config)
+    self._tracker = tracking.Tracker(workdir, config, resume_step=resume_step,
+                                     logged_through=logged_through)
 
   def write(self, step: int, split: str, metrics: dict[str, float]) -> None:
     if not self._writes:

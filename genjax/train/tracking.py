@@ -5,7 +5,11 @@ writes (as an image, HWC). With `config.train.wandb.project` set, a wandb run ge
 same scalars and figures at the same steps. Its id is kept in the run directory
 (`wandb.json`), so a resumed run continues the same wandb run (`resume='allow'`); a
 member of a sweep (a run directory beside the sweep's `sweep.json`) is grouped under the
-sweep's name and named after the member. wandb is an optional extra: a run that asks for
+sweep's name and named after the member. A resume from step S after steps up to L were
+logged (a crash after the last checkpoint) logs S+1..L again: TensorBoard is opened with
+`purge_step=S+1`, so it shows the new events only; wandb refuses steps below its
+last one, so its records of S+1..L are kept and the repeats are not sent (a resume is
+bit-exact, so they hold the same numbers). wandb is an optional extra: a run that asks for
 it without it installed is refused before it starts (`check_available`).
 
 Only process 0 of a multi-host job opens one (`log.MetricsLog`).
@@ -59,16 +63,23 @@ class Tracker:
     workdir: the run directory (events/ and the wandb id are kept there).
     config: the run's config (its train.wandb keys; the whole config is the run's wandb
       config). None: TensorBoard only.
+    resume_step: the restored step of a resumed run (None: a fresh start).
+    logged_through: the last step the run had logged before this start, if any.
   """
 
-  def __init__(self, workdir: str, config=None):
+  def __init__(self, workdir: str, config=None, resume_step: int | None = None,
+               logged_through: int | None = None):
     self.workdir = workdir
     self._tb = self._wandb = None
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
     self._seen = _figure_stamps(workdir)  # a resumed run's earlier figures were logged then
+    # wandb already holds steps up to here (when it was on before the restart)
+    self._wandb_through = -1 if logged_through is None else int(logged_through)
     if config is not None and wanted(config):
       self._wandb = _open_wandb(workdir, config)
-    self._tb = SummaryWriter(os.path.join(workdir, "events"))
+    restarted = resume_step is not None and logged_through is not None
+    self._tb = SummaryWriter(os.path.join(workdir, "events"),
+                             purge_step=int(resume_step) + 1 if restarted else None)
 
   def scalars(self, step: int, split: str, metrics: dict) -> None:
     """Logs each finite number of `metrics` as `split/name` at `step`."""
@@ -78,7 +89,7 @@ class Tracker:
                if _is_number(value) and math.isfinite(float(value))}
     for tag, value in numbers.items():
       self._tb.add_scalar(tag, value, int(step))
-    if self._wandb is not None and numbers:
+    if self._wandb is not None and numbers and step > self._wandb_through:
       self._wandb.log(numbers, step=int(step))
 
   def figures(self, step: int) -> list[str]:
@@ -94,7 +105,7 @@ class Tracker:
       tag = os.path.splitext(os.path.relpath(path, self.workdir))[0].replace(os.sep, "/")
       images[tag] = _read_rgb(path)
       self._tb.add_image(tag, images[tag], int(step), dataformats="HWC")
-    if self._wandb is not None and images:
+    if self._wandb is not None and images and step > self._wandb_through:
       import wandb  # pylint: disable=g-import-not-at-top
       self._wandb.log({tag: wandb.Image(image) for tag, image in images.items()},
                       step=int(step))

@@ -10,6 +10,7 @@ import glob
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -50,11 +51,11 @@ def _offline_runs(home) -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained(offline_env, tmp_path_factory):
-  """10 steps of the smoke VAE through the CLI with wandb on (offline): log every 5 steps,
-  evaluate and draw figures at step 10."""
+  """10 steps of the smoke VAE through the CLI with wandb on (offline): log and checkpoint
+  every 5 steps, evaluate and draw figures at step 10."""
   workdir = str(tmp_path_factory.mktemp("tracked") / "run")
   proc = run_cli("train", "--config=configs/vae.py:smoke", f"--workdir={workdir}",
-                 "--config.train.num_steps=10", "--config.train.checkpoint_every=10",
+                 "--config.train.num_steps=10", "--config.train.checkpoint_every=5",
                  f"--config.train.wandb.project={PROJECT}", "--config.train.wandb.mode=offline",
                  "--config.train.wandb.tags=('smoke',)")
   assert proc.returncode == 0, proc.stderr[-2000:]
@@ -117,6 +118,31 @@ def test_tensorboard_gets_each_figure_as_an_image_beside_the_scalars(trained):
   decoded = Image.open(io.BytesIO(image.encoded_image_string))
   assert (image.height, image.width) == (on_disk.height, on_disk.width)
   assert np.array_equal(np.asarray(decoded.convert("RGB")), np.asarray(on_disk.convert("RGB")))
+
+
+def test_a_resume_behind_the_last_logged_step_repeats_nothing_in_either_tracker(
+    trained, offline_env, tmp_path):
+  """A crash after step 10 was logged but before its checkpoint: the resume from step 5
+  logs step 10 again. TensorBoard gets a purge from step 6 (it shows the new events only);
+  wandb, which refuses a step below its last, is not sent 10 again, only what is new."""
+  workdir = str(tmp_path / "run")
+  shutil.copytree(trained[0], workdir)
+  shutil.rmtree(os.path.join(workdir, "checkpoints", "10"))  # the lost checkpoint
+  before = set(_offline_runs(offline_env))
+  proc = run_cli("train", "--config=configs/vae.py:smoke", f"--workdir={workdir}",
+                 "--config.train.num_steps=15", "--config.train.checkpoint_every=5",
+                 f"--config.train.wandb.project={PROJECT}", "--config.train.wandb.mode=offline",
+                 "--config.train.wandb.tags=('smoke',)")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "resuming" in proc.stdout and "from step 5" in proc.stdout
+  assert [r["step"] for r in read_metrics(workdir)] == [5, 10, 15]
+  (run_file,) = sorted(set(_offline_runs(offline_env)) - before)
+  resumed_steps = {row["_step"] for row in wandb_records.history(run_file)}
+  assert resumed_steps == {15}, resumed_steps
+  newest = sorted(glob.glob(os.path.join(workdir, "events", "events.out.tfevents.*")))[-1]
+  events = _events(newest)
+  assert any(e.step == 6 and e.session_log.status == e.session_log.START for e in events)
+  assert {e.step for e in events for v in e.summary.value if v.tag == "train/loss"} == {10, 15}
 
 
 def test_sweep_members_are_grouped_by_the_sweep_and_a_reopened_run_keeps_its_id(
