@@ -8,8 +8,8 @@ Each part runs in its own process under its own time limit (a hung or failed par
 only itself), prints JSON lines, and the driver appends every record, tagged with the
 device, library versions and measured matmul peaks, to OUT/gpu_figures.jsonl; everything
 else the parts print goes to OUT/gpu_all.log. Parts: env (versions, peaks), vae (genjax
-float32 at the default precision (TF32; `--with_highest` adds full float32), a bf16-compute wrapper, PyTorch eager TF32
-and bf16 autocast), vae_compile (genjax, PyTorch eager, torch.compile), population (vmap
+float32 at the default precision, TF32 (`--with_highest` adds full float32), and with
+train.precision=bfloat16; PyTorch eager TF32 and bf16 autocast), vae_compile (genjax, PyTorch eager, torch.compile), population (vmap
 vs loop, 8 members), diffusion (U-Net step vs PyTorch eager and torch.compile), beta (beta
 in {1,2,4,6,8,16} trained as one vectorised population for a fixed time, then one
 .tar.gz per member in OUT).
@@ -129,26 +129,10 @@ def _sprites_batch(batch: int):
   return source.get_batch(np.arange(batch) % len(source))["x"].astype(np.float32)
 
 
-def bf16_compute(train_step):
-  """The same step with params and inputs cast to bfloat16 for the forward and backward
-  pass; float32 master weights take the step's parameter change (for speed only: optax
-  rounds the update to bfloat16 resolution, so this is not a training recipe)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  low = lambda t: jax.tree.map(lambda a: a.astype(jnp.bfloat16) if a.dtype == jnp.float32 else a, t)
-
-  def step(state, batch, rng, hp):
-    lowered = state.replace(params=low(state.params))
-    new, metrics = train_step(lowered, low(batch), rng, hp)
-    params = jax.tree.map(lambda p, n, l: p + (n.astype(p.dtype) - l.astype(p.dtype)),
-                          state.params, new.params, lowered.params)
-    new = new.replace(params=params)  # every leaf back in its dtype (optax follows params')
-    return jax.tree.map(lambda n, o: n.astype(o.dtype), new, state), metrics
-  return step
-
-
 class GenjaxVae:
-  """train_step.GenjaxStep with a matmul precision or the bf16-compute wrapper."""
+  """train_step.GenjaxStep at a matmul precision, or with train.precision='bfloat16' (the
+  config switch users set: bfloat16 activations and matmuls, float32 params and optimiser
+  state, float32 losses)."""
 
   def __init__(self, x_BHWC, mode: str):
     import jax  # pylint: disable=g-import-not-at-top
@@ -157,13 +141,15 @@ class GenjaxVae:
     from genjax.data import sprites  # pylint: disable=g-import-not-at-top
     from genjax.models import build_family  # pylint: disable=g-import-not-at-top
     import train_step as ts  # pylint: disable=g-import-not-at-top
-    config = gconfig.load_config(os.path.join(ROOT, "configs/vae.py:sprites"),
-                                 {"optim.learning_rate": str(ts.LR)})
+    overrides = {"optim.learning_rate": str(ts.LR)}
+    if mode == "bfloat16":
+      overrides["train.precision"] = "bfloat16"
+    config = gconfig.load_config(os.path.join(ROOT, "configs/vae.py:sprites"), overrides)
     family = build_family(config, sprites.load(config.data, "train").info)
     self.batch, self.hp, self.rng = {"x": jnp.asarray(x_BHWC)}, {"beta": jnp.float32(ts.BETA)}, \
         jax.random.key(0)
     self.state = family.init(jax.random.key(1), self.batch, self.hp)
-    fn = bf16_compute(family.train_step) if mode == "bf16_compute" else family.train_step
+    fn = family.train_step
     t0 = time.perf_counter()
     with jax.default_matmul_precision("highest" if mode == "float32_highest" else None):
       self.step = jax.jit(fn, donate_argnums=0).lower(self.state, self.batch, self.rng,
@@ -224,7 +210,7 @@ def _vae_part(args, with_compile: bool) -> None:
       if not with_compile:  # float32 as users run it is TF32; `highest` costs a compile
         if args.with_highest:
           makers["genjax_float32_highest"] = lambda: GenjaxVae(x, "float32_highest")
-        makers["genjax_bf16_compute"] = lambda: GenjaxVae(x, "bf16_compute")
+        makers["genjax_bfloat16"] = lambda: GenjaxVae(x, "bfloat16")
       if torch is not None:
         makers["torch_eager_tf32"] = lambda: _torch_vae_step(torch, x, False, False, device)
         if with_compile:
@@ -245,7 +231,8 @@ def _vae_part(args, with_compile: bool) -> None:
       ref = times.get("torch_eager_tf32")
       for name, blocks in times.items():
         med = _median_ms(blocks)
-        precision = ("bfloat16" if "bf16" in name else "float32" if "highest" in name
+        precision = ("bfloat16" if "bf16" in name or "bfloat16" in name
+                     else "float32" if "highest" in name
                      else "tf32")
         emit(bench="vae_step" if not with_compile else "vae_step_compile", impl=name,
              batch=batch, median_ms=med, steps=sum(len(b) for b in blocks),
