@@ -370,3 +370,5 @@ def run() -> None:
     _fail(str(e))
   except KeyboardInterrupt:  # in case one was raised before our handler was in place
     interrupt.exit_now()
+  finally:
+    interrupt.ignore_during_shutdown()

@@ -24,6 +24,17 @@ def install() -> None:
     signal.signal(signal.SIGINT, _interrupted)
 
 
+def ignore_during_shutdown() -> None:
+  """Once the command has finished (outputs written, exit code decided), ignores SIGINT.
+
+  A Ctrl-C while the interpreter then shuts down (XLA and Orbax threads stopping takes a
+  moment) has nothing left to stop, and Python puts the default action back during
+  finalisation, so it would kill the process by the signal (exit -2) and lose the
+  command's own exit code; an ignored signal stays ignored through finalisation."""
+  if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def exit_now() -> None:
   """The same exit, for a KeyboardInterrupt raised before `install` ran."""
   _interrupted()

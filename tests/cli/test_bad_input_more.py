@@ -260,6 +260,24 @@ def test_a_read_only_run_directory_is_one_line(trained, tmp_path, command):
 
 # --- Ctrl-C during start-up -----------------------------------------------------------
 
+def test_ctrl_c_while_the_interpreter_shuts_down_keeps_the_commands_exit_code(tmp_path):
+  """A Ctrl-C that lands after the command has finished, while Python shuts down (here sent
+  from an atexit hook, which runs in that window): it is ignored, so the process ends with
+  the command's own exit code (2: the refused config), not killed by the signal (-2) or
+  turned into an interrupt (130)."""
+  code = ("import atexit, os, signal, sys, time; "
+          "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2))); "
+          "sys.argv = ['genjax', 'train', '--config=configs/nonexistent.py', "
+          f"'--workdir={tmp_path / 'run'}']; "
+          "from genjax import interrupt; interrupt.install(); "
+          "from genjax.cli import run; run()")
+  proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                        env=dict(os.environ, JAX_PLATFORMS="cpu"), timeout=120)
+  assert proc.returncode == 2, (proc.returncode, proc.stderr[-1500:])
+  assert "interrupted" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+
 @pytest.mark.parametrize("delay", [0.5, 2.0, 4.0])
 def test_ctrl_c_during_start_up_is_one_line_without_a_traceback(tmp_path, delay):
   workdir = tmp_path / "run"
