@@ -3,6 +3,7 @@
   python benchmarks/train_step.py              # genjax vs PyTorch eager and torch.compile
   python benchmarks/train_step.py --variants   # also each earlier layer variant (README table)
   python benchmarks/train_step.py --no-compile --rounds 20
+  python benchmarks/train_step.py --profile     # genjax's step only: its time by op kind
 
 The model is the beta-VAE of Burgess et al. (2018) on 64x64x1 sprites: four 4x4 stride-2
 convolutions (32 channels), dense 256-256-20, the mirror decoder with transposed
@@ -32,6 +33,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 import conv_variants  # noqa: E402
+import op_profile  # noqa: E402
 from genjax import config as gconfig  # noqa: E402
 from genjax.data import sprites  # noqa: E402
 from genjax.models import build_family  # noqa: E402
@@ -249,6 +251,8 @@ def main() -> None:
   parser.add_argument("--no-input", action="store_true", help="skip the input-pipeline timing")
   parser.add_argument("--batch", type=int, default=BATCH, help="examples per step (64 as in the "
                       "papers; larger shows a GPU's throughput)")
+  parser.add_argument("--profile", action="store_true",
+                      help="only genjax's step, its time by op kind (benchmarks/op_profile.py)")
   args = parser.parse_args()
   BATCH = args.batch
   on_gpu = jax.default_backend() == "gpu"
@@ -263,6 +267,20 @@ def main() -> None:
              xla_flags=os.environ.get("XLA_FLAGS", ""),
              glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""), load_avg_start=os.getloadavg(),
              batch=BATCH, step_gflop=flops / 1e9)
+
+  if args.profile:  # where genjax's step spends its time, op kind by op kind
+    step = GenjaxStep(x_BHWC)
+    step.run(3)
+
+    def one_step():
+      step.run(1)
+      return step.state
+    table = op_profile.per_op(one_step, calls=max(args.rounds, 5))
+    emit(**env)
+    emit(bench="op_profile", impl="genjax", ms_per_step={k: v if k == "thunks" else
+                                                         round(v / 1e3, 2)
+                                                         for k, v in table.items()})
+    return
 
   contenders, compile_s = {}, {}
   names = ["default"] + ([v for v in conv_variants.VARIANTS if v != "default"]
