@@ -73,9 +73,10 @@ class Tracker:
     self._tb = self._wandb = None
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
     self._seen = _figure_stamps(workdir)  # a resumed run's earlier figures were logged then
-    # wandb already holds steps up to here (when it was on before the restart)
-    self._wandb_through = -1 if logged_through is None else int(logged_through)
+    self._wandb_through = -1  # the last step this wandb run already holds
     if config is not None and wanted(config):
+      if logged_through is not None and os.path.isfile(os.path.join(workdir, ID_FILE)):
+        self._wandb_through = int(logged_through)  # wandb was on before the restart too
       self._wandb = _open_wandb(workdir, config)
     restarted = resume_step is not None and logged_through is not None
     self._tb = SummaryWriter(os.path.join(workdir, "events"),

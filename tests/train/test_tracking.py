@@ -120,14 +120,18 @@ def test_tensorboard_gets_each_figure_as_an_image_beside_the_scalars(trained):
   assert np.array_equal(np.asarray(decoded.convert("RGB")), np.asarray(on_disk.convert("RGB")))
 
 
+@pytest.mark.parametrize("wandb_before", [True, False])
 def test_a_resume_behind_the_last_logged_step_repeats_nothing_in_either_tracker(
-    trained, offline_env, tmp_path):
+    trained, offline_env, tmp_path, wandb_before):
   """A crash after step 10 was logged but before its checkpoint: the resume from step 5
   logs step 10 again. TensorBoard gets a purge from step 6 (it shows the new events only);
-  wandb, which refuses a step below its last, is not sent 10 again, only what is new."""
+  wandb, which refuses a step below its last, is not sent 10 again, only what is new; but
+  a wandb run first opened by the resume (wandb was off before) gets every step it logs."""
   workdir = str(tmp_path / "run")
   shutil.copytree(trained[0], workdir)
   shutil.rmtree(os.path.join(workdir, "checkpoints", "10"))  # the lost checkpoint
+  if not wandb_before:
+    os.remove(os.path.join(workdir, tracking.ID_FILE))
   before = set(_offline_runs(offline_env))
   proc = run_cli("train", "--config=configs/vae.py:smoke", f"--workdir={workdir}",
                  "--config.train.num_steps=15", "--config.train.checkpoint_every=5",
@@ -138,7 +142,7 @@ def test_a_resume_behind_the_last_logged_step_repeats_nothing_in_either_tracker(
   assert [r["step"] for r in read_metrics(workdir)] == [5, 10, 15]
   (run_file,) = sorted(set(_offline_runs(offline_env)) - before)
   resumed_steps = {row["_step"] for row in wandb_records.history(run_file)}
-  assert resumed_steps == {15}, resumed_steps
+  assert resumed_steps == ({15} if wandb_before else {10, 15}), resumed_steps
   newest = sorted(glob.glob(os.path.join(workdir, "events", "events.out.tfevents.*")))[-1]
   events = _events(newest)
   assert any(e.step == 6 and e.session_log.status == e.session_log.START for e in events)
