@@ -7,10 +7,11 @@ the diffusion U-Net step, and a wall-time-budgeted beta study through the real r
 Each part runs in its own process under its own time limit (a hung or failed part costs
 only itself), prints JSON lines, and the driver appends every record, tagged with the
 device, library versions and measured matmul peaks, to OUT/gpu_figures.jsonl; everything
-else the parts print goes to OUT/gpu_all.log. Parts: env (versions, peaks), vae (genjax
-float32 at the default precision, TF32 (`--with_highest` adds full float32), and with
-train.precision=bfloat16; PyTorch eager TF32 and bf16 autocast), vae_compile (genjax, PyTorch eager, torch.compile), population (vmap
-vs loop, 8 members), diffusion (U-Net step vs PyTorch eager and torch.compile), beta (beta
+else the parts print goes to OUT/gpu_all.log. Parts, in order: env (versions, peaks), vae
+(genjax float32 at the default precision, TF32 (`--with_highest` adds full float32), and
+with train.precision=bfloat16; PyTorch eager TF32 and bf16 autocast), diffusion (U-Net step
+vs PyTorch eager and torch.compile), population (vmap vs loop, 8 members), vae_compile
+(genjax, PyTorch eager, torch.compile), beta (beta
 in {1,2,4,6,8,16} trained as one vectorised population for a fixed time, then one
 .tar.gz per member in OUT).
 """

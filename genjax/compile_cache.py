@@ -3,11 +3,12 @@
 A resume, a sweep's next member, an `eval` or `sample` of a trained run, and a relaunch of
 the same config compile the same programs again; with the cache they read the executables
 from disk (the quickstart's first step comes after 3.5 s warm against 6.1 s cold,
-benchmarks/first_step.py). JAX's own cache: keyed on the program, the compiler options and the device, so a
-hit is exactly the executable the compiler would have built, and only programs that took
-at least a second to compile are written. Where: $JAX_COMPILATION_CACHE_DIR when set (JAX
-reads it), else jax_compilation under genjax's cache root (`config.cache_root`: $GENJAX_CACHE,
-else $XDG_CACHE_HOME/genjax, else ~/.cache/genjax);
+benchmarks/first_step.py). JAX's own cache: keyed on the program, the compiler options and
+the device, so a hit is exactly the executable the compiler would have built, and only
+programs that took at least a second to compile are written. Where:
+$JAX_COMPILATION_CACHE_DIR when set (JAX reads it), else jax_compilation under genjax's
+cache root (`config.cache_root`: $GENJAX_CACHE, else $XDG_CACHE_HOME/genjax, else
+~/.cache/genjax);
 GENJAX_COMPILATION_CACHE=0 turns it off. Set through the environment, before jax is
 imported, so that subprocesses (a local sweep's members) share it.
 """

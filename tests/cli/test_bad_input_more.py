@@ -258,7 +258,7 @@ def test_a_read_only_run_directory_is_one_line(trained, tmp_path, command):
       os.chmod(p, 0o755)
 
 
-# --- Ctrl-C during start-up -----------------------------------------------------------
+# --- Ctrl-C after the command: while the interpreter shuts down ------------------------
 
 def test_ctrl_c_while_the_interpreter_shuts_down_keeps_the_commands_exit_code(tmp_path):
   """A Ctrl-C that lands after the command has finished, while Python shuts down (here sent
@@ -277,6 +277,7 @@ def test_ctrl_c_while_the_interpreter_shuts_down_keeps_the_commands_exit_code(tm
   assert "interrupted" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
+# --- Ctrl-C during start-up -----------------------------------------------------------
 
 @pytest.mark.parametrize("delay", [0.5, 2.0, 4.0])
 def test_ctrl_c_during_start_up_is_one_line_without_a_traceback(tmp_path, delay):

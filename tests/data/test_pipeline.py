@@ -1,4 +1,5 @@
-"""The input pipeline's per-host split: hosts' slices put together are the one-host batches."""
+"""The input pipeline: hosts' slices put together are the one-host batches, its state
+resumes on any host count, and its reader runs only a few batches ahead."""
 from __future__ import annotations
 
 import time
