@@ -17,6 +17,7 @@ import shutil
 import sys
 import traceback
 from typing import Any
+import warnings
 
 from absl import logging
 import jax
@@ -118,6 +119,10 @@ class Checkpointer:
 
   def _save_failed(self, step: int | None, error: Exception) -> CheckpointError:
     _AFTER_FAILED_SAVE[0] = True
+    # The writes the failed save left behind are coroutines nobody will await; Python
+    # warns of each when the interpreter exits, after our one line.
+    warnings.filterwarnings("ignore", message=r"coroutine .* was never awaited",
+                            category=RuntimeWarning)
     kept = sorted(int(n) for n in os.listdir(self.directory) if n.isdigit()) if os.path.isdir(
         self.directory) else []
     intact = (f"the earlier checkpoints (latest: step {kept[-1]}) are intact" if kept
