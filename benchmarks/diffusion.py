@@ -37,6 +37,11 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+# Time genjax with the allocator the `genjax` command runs with (one re-exec; genjax/
+# malloc_env.py); GENJAX_MALLOC=system keeps glibc's defaults.
+from genjax import malloc_env  # noqa: E402
+
+malloc_env.reexec_with_tunables()
 
 import jax  # noqa: E402  (backends are chosen in main, before first use)
 import jax.numpy as jnp  # noqa: E402
@@ -499,7 +504,8 @@ def main() -> None:
   env = dict(bench="env", jax=jax.__version__, backend=jax.default_backend(),
              jax_device=str(jax.devices()[0].device_kind), cpus=cpus,
              precision=args.precision if on_gpu else "float32 (CPU)",
-             xla_flags=os.environ.get("XLA_FLAGS", ""), load_avg_start=os.getloadavg(),
+             xla_flags=os.environ.get("XLA_FLAGS", ""),
+             glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""), load_avg_start=os.getloadavg(),
              untrained_params=True)
   if torch is not None:
     if device == "cuda":

@@ -25,6 +25,11 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+# Time genjax with the allocator the `genjax` command runs with (one re-exec; genjax/
+# malloc_env.py); GENJAX_MALLOC=system keeps glibc's defaults.
+from genjax import malloc_env  # noqa: E402
+
+malloc_env.reexec_with_tunables()
 
 import jax  # noqa: E402
 
@@ -72,7 +77,8 @@ def main() -> None:
   args = parser.parse_args()
   family, state, hp, source, origin = _load(args)
   emit(bench="setup", origin=origin, backend=jax.default_backend(),
-       devices=jax.device_count(), x_shape=list(family.x_shape))
+       devices=jax.device_count(), x_shape=list(family.x_shape),
+       glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""))
 
   batch = {k: v for k, v in source.get_batch(np.arange(args.batch)).items() if k == "x"}
   nll_fn = jax.jit(family.ode_nll)

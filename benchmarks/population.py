@@ -24,6 +24,11 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+# Time genjax with the allocator the `genjax` command runs with (one re-exec; genjax/
+# malloc_env.py); GENJAX_MALLOC=system keeps glibc's defaults.
+from genjax import malloc_env  # noqa: E402
+
+malloc_env.reexec_with_tunables()
 
 import jax  # noqa: E402
 
@@ -108,6 +113,7 @@ def bench_case(name: str, members: int, rounds: int, steps_per_call: int,
                            states[0][1])
   emit(case=name, config=spec, members=members, steps_per_call=steps_per_call, rounds=rounds,
        backend=jax.default_backend(), devices=jax.device_count(),
+       glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""), load_avg=os.getloadavg(),
        vmap_member_steps_per_s=round(rate["vmap"], 1),
        loop_member_steps_per_s=round(rate["loop"], 1),
        ratio_vmap_over_loop=round(rate["vmap"] / rate["loop"], 3),

@@ -36,6 +36,11 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+# Time genjax with the allocator the `genjax` command runs with (one re-exec; genjax/
+# malloc_env.py); GENJAX_MALLOC=system keeps glibc's defaults.
+from genjax import malloc_env  # noqa: E402
+
+malloc_env.reexec_with_tunables()
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
@@ -174,7 +179,8 @@ def main() -> None:
                       help="evaluate these VAE runs' -ELBO in both precisions instead")
   args = parser.parse_args()
   emit(bench="env", **machine(), **versions(), load_avg_start=os.getloadavg(),
-       xla_flags=os.environ.get("XLA_FLAGS", ""))
+       xla_flags=os.environ.get("XLA_FLAGS", ""),
+       glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""))
   if args.elbo:
     elbo_of_runs(args.elbo)
     emit(bench="end", load_avg_end=os.getloadavg())

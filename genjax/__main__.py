@@ -1,8 +1,14 @@
-"""`python -m genjax ...` is the `genjax` command."""
-from genjax import interrupt
+"""The `genjax` command (`python -m genjax ...` and the `genjax` console script)."""
+from genjax import interrupt, malloc_env
 
-interrupt.install()  # before the heavy imports below
 
-from genjax.cli import run  # pylint: disable=g-import-not-at-top,wrong-import-position
+def main() -> None:
+  """Sets the allocator up (one re-exec, genjax/malloc_env.py), then runs the CLI."""
+  malloc_env.reexec_with_tunables()
+  interrupt.install()  # before the heavy imports below
+  from genjax.cli import run  # pylint: disable=g-import-not-at-top
+  run()
 
-run()
+
+if __name__ == "__main__":
+  main()

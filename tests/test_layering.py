@@ -2,9 +2,10 @@
 
 cli -> sweeps -> train -> (models, data, evals) -> nets -> core. `genjax.errors` and
 `genjax.config` (the generic config schema; it imports only errors) sit on the ground floor
-beside core; `viz` and `interrupt` import nothing of ours, `compile_cache` only config. The package's `__init__` reaches
-the Python API (`genjax.train`, `genjax.load`) lazily, and nothing else. Imports inside functions count:
-a lazy import is still a dependency.
+beside core; `viz`, `interrupt` and `malloc_env` import nothing of ours, `compile_cache` only
+config. The package's `__init__` reaches the Python API (`genjax.train`, `genjax.load`)
+lazily, and nothing else. Imports inside functions count: a lazy import is still a
+dependency.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ _RULES = {
     "genjax.config": (("genjax.errors", "genjax.core"), "config is generic: errors and core only"),
     "genjax.viz": ((), "viz imports nothing of ours"),
     "genjax.interrupt": ((), "interrupt imports nothing of ours"),
+    "genjax.malloc_env": ((), "malloc_env imports nothing of ours"),
     "genjax.compile_cache": (("genjax.config",), "compile_cache imports only config (the "
                                                  "cache root)"),
     "genjax.nets": (("genjax.nets",) + _FLOOR, "nets import only nets and the ground floor"),
@@ -42,7 +44,8 @@ _RULES = {
                     "genjax.evals", "genjax.nets", "genjax.viz", "genjax.interrupt",
                     "genjax.compile_cache") + _FLOOR,
                    "the cli is the top"),
-    "genjax.__main__": (("genjax.cli", "genjax.interrupt"), "the entry point runs the cli"),
+    "genjax.__main__": (("genjax.cli", "genjax.interrupt", "genjax.malloc_env"),
+                        "the entry point sets the allocator up and runs the cli"),
     "genjax": (("genjax.train",), "the package's __init__ imports only the Python API, lazily "
                                   "(genjax.train and genjax.train.api, on first use)"),
 }
