@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -190,14 +191,23 @@ class TorchStep:
       self.torch.cuda.synchronize()
 
 
-def interleave(contenders: dict, rounds: int, block: int, warmup: int = 3) -> dict:
-  """(wall, CPU) seconds per step of each contender, `block` steps at a time, alternating."""
+def interleave(contenders: dict, rounds: int, block: int, warmup: int = 3,
+               faults: dict | None = None) -> dict:
+  """(wall, CPU) seconds per step of each contender, `block` steps at a time, alternating.
+
+  If `faults` is a dict, it receives each contender's minor page faults per step, one
+  figure per block (the whole process's, but only that contender runs during its block).
+  """
   for c in contenders.values():
     c.run(warmup)
   times = {name: [] for name in contenders}
   for _ in range(rounds):
     for name, c in contenders.items():
+      before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
       times[name].append(c.run(block))
+      if faults is not None:
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        faults.setdefault(name, []).append((after - before) / block)
   return times
 
 
@@ -317,7 +327,8 @@ def main() -> None:
   emit(**env)
 
   peak = matmul_peak()
-  times = interleave(contenders, args.rounds, args.block)
+  faults = {}
+  times = interleave(contenders, args.rounds, args.block, faults=faults)
   peak_after = matmul_peak()
   best_peak = max(*peak.values(), *peak_after.values())
   emit(bench="matmul_peak", n=2048, jax_gflops=max(peak["jax"], peak_after["jax"]),
@@ -325,7 +336,8 @@ def main() -> None:
 
   ref = times.get("torch_eager")
   records = [summarise(name, blocks, ref if name != "torch_eager" else None, flops, best_peak,
-                       compile_s=compile_s.get(name, 0.0))
+                       compile_s=compile_s.get(name, 0.0),
+                       minor_faults_per_step=float(np.median(faults[name])))
              for name, blocks in times.items()]
   for rec in records:
     emit(**rec)
