@@ -4,6 +4,7 @@
   python benchmarks/train_step.py --variants   # also each earlier layer variant (README table)
   python benchmarks/train_step.py --no-compile --rounds 20
   python benchmarks/train_step.py --profile     # genjax's step only: its time by op kind
+  python benchmarks/train_step.py --only genjax  # one framework alone in its process
 
 The model is the beta-VAE of Burgess et al. (2018) on 64x64x1 sprites: four 4x4 stride-2
 convolutions (32 channels), dense 256-256-20, the mirror decoder with transposed
@@ -266,6 +267,9 @@ def main() -> None:
   parser.add_argument("--no-input", action="store_true", help="skip the input-pipeline timing")
   parser.add_argument("--batch", type=int, default=BATCH, help="examples per step (64 as in the "
                       "papers; larger shows a GPU's throughput)")
+  parser.add_argument("--only", choices=("genjax", "torch"), default=None,
+                      help="time one framework alone in this process (the other's "
+                      "allocations change the heap its steps see)")
   parser.add_argument("--profile", action="store_true",
                       help="only genjax's step, its time by op kind (benchmarks/op_profile.py)")
   args = parser.parse_args()
@@ -300,15 +304,20 @@ def main() -> None:
   contenders, compile_s = {}, {}
   names = ["default"] + ([v for v in conv_variants.VARIANTS if v != "default"]
                          if args.variants else [])
+  if args.only == "torch":
+    names = []
   for v in names:
     key = "genjax" if v == "default" else f"genjax[{v}]"
     contenders[key] = GenjaxStep(x_BHWC, v)
     compile_s[key] = contenders[key].compile_s
   try:
+    if args.only == "genjax":
+      raise ImportError
     import torch
   except ImportError:
     torch = None
-    env["torch"] = "not installed: pip install -e .[bench]"
+    env["torch"] = ("left out (--only=genjax)" if args.only == "genjax" else
+                    "not installed: pip install -e .[bench]")
   device = "cuda" if on_gpu and torch is not None and torch.cuda.is_available() else "cpu"
   if torch is not None:
     torch.set_num_threads(cpus)
@@ -345,6 +354,8 @@ def main() -> None:
     for rec in pipeline_throughput():
       emit(**rec)
   by_impl = {r["impl"]: r for r in records}
+  if "genjax" not in by_impl:  # --only torch
+    return
   ours, one = by_impl["genjax"], by_impl.get("torch_eager_1thread")
   emit(bench="summary", genjax_median_ms=ours["median_ms"],
        ratio_to_torch_eager=ours.get("ratio_to_torch_eager"),
