@@ -36,11 +36,12 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-# Time genjax with the allocator the `genjax` command runs with (one re-exec; genjax/
-# malloc_env.py); GENJAX_MALLOC=system keeps glibc's defaults.
+# Run as a script, time genjax with the allocator the `genjax` command runs with (one
+# re-exec; genjax/malloc_env.py); GENJAX_MALLOC=system keeps glibc's defaults.
 from genjax import malloc_env  # noqa: E402
 
-malloc_env.reexec_with_tunables()
+if __name__ == "__main__":
+  malloc_env.reexec_with_tunables()
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
