@@ -311,14 +311,14 @@ def main() -> None:
     key = "genjax" if v == "default" else f"genjax[{v}]"
     contenders[key] = GenjaxStep(x_BHWC, v)
     compile_s[key] = contenders[key].compile_s
-  try:
-    if args.only == "genjax":
-      raise ImportError
-    import torch
-  except ImportError:
-    torch = None
-    env["torch"] = ("left out (--only=genjax)" if args.only == "genjax" else
-                    "not installed: pip install -e .[bench]")
+  torch = None
+  if args.only == "genjax":
+    env["torch"] = "left out (--only=genjax)"
+  else:
+    try:
+      import torch  # pylint: disable=g-import-not-at-top
+    except ImportError:
+      env["torch"] = "not installed: pip install -e .[bench]"
   device = "cuda" if on_gpu and torch is not None and torch.cuda.is_available() else "cpu"
   if torch is not None:
     torch.set_num_threads(cpus)

@@ -76,10 +76,9 @@ def tuned_environment(environ: dict[str, str], glibc: bool,
   if choice not in TUNABLES:
     raise GenjaxMallocError(f"{CHOICE}={choice!r} is not a known allocator setting; use one "
                             f"of: {', '.join(TUNABLES)}")
-  current = environ.get("GLIBC_TUNABLES", "")
-  if not glibc or not cpu_only or not TUNABLES[choice] or "glibc.malloc." in current:
+  current, wanted = environ.get("GLIBC_TUNABLES", ""), TUNABLES[choice]
+  if not glibc or not cpu_only or not wanted or "glibc.malloc." in current:
     return None
-  wanted = TUNABLES[choice]
   return dict(environ, GLIBC_TUNABLES=f"{current}:{wanted}" if current else wanted)
 
 
