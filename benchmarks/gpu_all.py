@@ -347,8 +347,8 @@ def _time_population(config_spec: str, overrides: dict, calls: int) -> dict:
   sessions = [lead] + [lead.for_member(c, "/tmp/unused") for c in configs[1:]]
   stepper = population.VmapStepper(runner.make_multistep(lead.family.train_step), lead.mesh,
                                    len(BETAS))
-  rngs, hps = stepper.stacked_inputs([s.rng(session.TRAIN_STREAM) for s in sessions],
-                                     [s.hp for s in sessions])
+  rngs, hps = stepper.inputs([s.rng(session.TRAIN_STREAM) for s in sessions],
+                             [s.hp for s in sessions])
   packed = stepper.pack([(s.init_state(), s.init_acc()) for s in sessions])
   stream = pipeline.TrainBatches(lead.train, configs[0].data.batch_size, 0)
   batch = stream.next_stacked(1)

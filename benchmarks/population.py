@@ -4,13 +4,17 @@
   python benchmarks/population.py --cases vae_toy2d --members 8 --rounds 20
   python benchmarks/population.py --cases vae_toy2d --profile  # + time by op kind (op_profile)
 
-Both contenders are the runner's own steppers (genjax/train/population.py): `vmap` (one
+The contenders are the runner's own steppers (genjax/train/population.py): `vmap` (one
 program over the stacked states) and `loop` (one compiled solo step called per member),
-fed the same fixed batches (data loading excluded). They alternate call by call, so load
-from other processes hits both; each figure is a median over rounds. Per case it prints
-the total member-steps/s of each, their ratio (vmap over loop: above 1, vmap is faster),
-which one `--population_mode=auto` would keep, and the compiled programs' memory
-(arguments + outputs + temporaries, from XLA's memory analysis) for the population.
+each in one lane and, where `population.default_lanes` gives more (a one-device CPU run:
+one per core), in that many lanes (groups of members stepped from their own host threads,
+`vmap_2lanes`, `loop_2lanes`). `loop` in one lane is the members one after another: the
+baseline. All are fed the same fixed batches (data loading excluded) and alternate call by
+call, so load from other processes hits each; each figure is a median over rounds. Per
+case it prints the total member-steps/s of each, each one's speed-up over the baseline
+(`over_sequential`), which one `--population_mode=auto` would keep (it compares the modes
+in the default lanes), and the compiled programs' memory (arguments + outputs +
+temporaries, from XLA's memory analysis) for the whole population vmapped and one member.
 """
 from __future__ import annotations
 
@@ -78,47 +82,55 @@ def bench_case(name: str, members: int, rounds: int, steps_per_call: int,
              .next_stacked(steps_per_call) for s in sessions]
   rngs, hps = [s.rng(1) for s in sessions], [s.hp for s in sessions]
   multistep = runner.make_multistep(lead.family.train_step)
-  vmap = population.VmapStepper(multistep, lead.mesh, members)
+  lanes = population.default_lanes(members)
   loop = population.LoopStepper(multistep, lead.mesh)
-  v_inputs = vmap.stacked_inputs(rngs, hps)
-  packed = {"vmap": vmap.pack(fresh()), "loop": loop.pack(fresh())}
-  steppers = {"vmap": (vmap, v_inputs), "loop": (loop, (rngs, hps))}
+  make = {"vmap": lambda n: population.VmapStepper(multistep, lead.mesh, n),
+          "loop": lambda n: loop}
+  # "loop" in one lane is the members trained one after another: the baseline.
+  steppers = {f"{mode}" + (f"_{n}lanes" if n > 1 else ""):
+              population.Lanes(make[mode], members, n)
+              for n in sorted({1, lanes}) for mode in ("vmap", "loop")}
+  inputs = {k: st.inputs(rngs, hps) for k, st in steppers.items()}
+  packed = {k: st.pack(fresh()) for k, st in steppers.items()}
   alive = [True] * members
-  compile_s, times = {}, {"vmap": [], "loop": []}
-  for key, (stepper, (r, h)) in steppers.items():
+  compile_s, times = {}, {k: [] for k in steppers}
+  for key, stepper in steppers.items():
     start = time.perf_counter()
-    packed[key] = jax.block_until_ready(stepper(packed[key], batches, r, h, alive))
+    packed[key] = jax.block_until_ready(stepper(packed[key], batches, inputs[key], alive))
     compile_s[key] = time.perf_counter() - start
   for _ in range(rounds):
-    for key, (stepper, (r, h)) in steppers.items():
+    for key, stepper in steppers.items():
       start = time.perf_counter()
-      packed[key] = jax.block_until_ready(stepper(packed[key], batches, r, h, alive))
+      packed[key] = jax.block_until_ready(stepper(packed[key], batches, inputs[key], alive))
       times[key].append(time.perf_counter() - start)
   member_steps = members * steps_per_call
   rate = {k: member_steps / float(np.median(v)) for k, v in times.items()}
   if profile:  # microseconds per member-step, by op kind, for each stepper
-    for key, (stepper, (r, h)) in steppers.items():
-      def call(key=key, stepper=stepper, r=r, h=h):
-        packed[key] = stepper(packed[key], batches, r, h, alive)
+    for key, stepper in steppers.items():
+      def call(key=key, stepper=stepper):
+        packed[key] = stepper(packed[key], batches, inputs[key], alive)
         return packed[key]
       table = op_profile.per_op(call, calls=max(3, rounds))
       emit(case=name, profile=key, us_per_member_step={
           k: round(v / member_steps, 2) if k != "thunks" else v for k, v in table.items()})
+  for stepper in steppers.values():
+    stepper.close()
+  auto_candidates = [k for k in steppers if k.endswith("lanes") == (lanes > 1)]
   states = fresh()
   stacked = population.stack([s for s, _ in states])
   stacked_acc = population.stack([a for _, a in states])
   host_batches = {k: np.stack([b[k] for b in batches]) for k in batches[0]}
-  vmap_mem = _memory_bytes(jax.jit(jax.vmap(multistep)), stacked, host_batches, v_inputs[0],
-                           v_inputs[1], stacked_acc)
+  v_rngs, v_hps = population.VmapStepper(multistep, lead.mesh, members).inputs(rngs, hps)
+  vmap_mem = _memory_bytes(jax.jit(jax.vmap(multistep)), stacked, host_batches, v_rngs, v_hps,
+                           stacked_acc)
   solo_mem = _memory_bytes(jax.jit(multistep), states[0][0], batches[0], rngs[0], hps[0],
                            states[0][1])
   emit(case=name, config=spec, members=members, steps_per_call=steps_per_call, rounds=rounds,
        backend=jax.default_backend(), devices=jax.device_count(),
        glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""), load_avg=os.getloadavg(),
-       vmap_member_steps_per_s=round(rate["vmap"], 1),
-       loop_member_steps_per_s=round(rate["loop"], 1),
-       ratio_vmap_over_loop=round(rate["vmap"] / rate["loop"], 3),
-       auto_would_pick=max(rate, key=rate.get),
+       lanes=lanes, member_steps_per_s={k: round(v, 1) for k, v in rate.items()},
+       over_sequential={k: round(v / rate["loop"], 3) for k, v in rate.items()},
+       auto_would_pick=max(auto_candidates, key=rate.get),
        compile_s={k: round(v, 2) for k, v in compile_s.items()},
        memory_mb={"vmap_population": round(vmap_mem / 2**20, 2),
                   "loop_one_member_at_a_time": round(solo_mem / 2**20, 2)})

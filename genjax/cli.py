@@ -46,6 +46,9 @@ flags.DEFINE_string("launcher", "local", "`sweep`: local, vectorized or slurm")
 flags.DEFINE_integer("parallel", 1, "`sweep --launcher=local`: members trained at once (processes)")
 flags.DEFINE_string("population_mode", "auto", "`sweep --launcher=vectorized`: vmap, loop or auto "
                     "(time both on the first calls, keep the faster)")
+flags.DEFINE_integer("population_lanes", 0, "`sweep --launcher=vectorized`: host threads that "
+                     "step groups of members at once; 0: the CPU's cores on a one-device CPU "
+                     "run, else 1")
 flags.DEFINE_string("slurm_cluster", "slurm", "`sweep --launcher=slurm`: slurm, or local to run "
                     "the job array on this machine through submitit")
 flags.DEFINE_string("slurm_partition", "", "`sweep --launcher=slurm`: the partition")
@@ -303,6 +306,7 @@ def cmd_sweep(overrides: dict[str, str]) -> None:
       array_parallelism=FLAGS.slurm_array_parallelism, wait=FLAGS.slurm_wait)
   outcomes = launch.launch(sweep, _require_flag("workdir"), FLAGS.launcher, overrides,
                            parallel=FLAGS.parallel, population_mode=FLAGS.population_mode,
+                           population_lanes=FLAGS.population_lanes,
                            slurm=slurm)
   for line in launch.summary_lines(outcomes):
     print(line, flush=True)

@@ -24,7 +24,7 @@ from genjax.errors import ConfigError, GenjaxError
 from genjax.sweeps.member import (STATUS_FILE, Outcome, failed, finished, train_member,
                                    write_json)
 from genjax.sweeps.spec import Member, Sweep
-from genjax.train import tracking
+from genjax.train import population, tracking
 from genjax.train.tracking import SWEEP_FILE  # members find their sweep (wandb group) by it
 
 LAUNCHERS = ("local", "vectorized", "slurm")
@@ -41,12 +41,14 @@ class SlurmOptions:
 
 
 def launch(sweep: Sweep, root: str, launcher: str, base_overrides: dict, parallel: int = 1,
-           population_mode: str = "auto", slurm: SlurmOptions | None = None) -> list[Outcome]:
+           population_mode: str = "auto", population_lanes: int = 0,
+           slurm: SlurmOptions | None = None) -> list[Outcome]:
   """Runs every unfinished member of `sweep` under `root`; returns one outcome per member."""
   if launcher not in LAUNCHERS:
     raise ConfigError(f"--launcher={launcher} is unknown; use one of {', '.join(LAUNCHERS)}")
   if parallel < 1:
     raise ConfigError(f"--parallel={parallel} must be at least 1")
+  population.check_settings(population_mode, population_lanes)
   _check_tracking(sweep, base_overrides)
   os.makedirs(root, exist_ok=True)
   write_json(os.path.join(root, SWEEP_FILE), {
@@ -72,7 +74,8 @@ def launch(sweep: Sweep, root: str, launcher: str, base_overrides: dict, paralle
           f"run, {len(outcomes)} finished or refused; launcher {launcher}", flush=True)
   run = {"local": _run_local, "vectorized": _run_vectorized, "slurm": _run_slurm}[launcher]
   for outcome in run(sweep, todo, base_overrides, parallel=parallel,
-                     population_mode=population_mode, slurm=slurm or SlurmOptions()):
+                     population_mode=population_mode, population_lanes=population_lanes,
+                     slurm=slurm or SlurmOptions()):
     outcomes[outcome.name] = outcome
   # A signal stops the whole sweep, not one member: whoever had not started stays so.
   return [outcomes.get(m.name) or Outcome(m.name, "stopped", "not started: the sweep stopped")
@@ -171,7 +174,8 @@ def _last_error(workdir: str, returncode: int) -> str:
   return f"exit code {returncode}; see {os.path.join(workdir, 'train.log')}"
 
 
-def _run_vectorized(sweep: Sweep, todo, base_overrides, population_mode: str, **_) -> list[Outcome]:
+def _run_vectorized(sweep: Sweep, todo, base_overrides, population_mode: str,
+                    population_lanes: int, **_) -> list[Outcome]:
   """One population per group of members whose configs agree outside hparams and seed."""
   from genjax.train import runner  # pylint: disable=g-import-not-at-top
   groups: dict[str, list] = {}
@@ -182,7 +186,8 @@ def _run_vectorized(sweep: Sweep, todo, base_overrides, population_mode: str, **
     members, configs, workdirs = zip(*group)
     print(f"genjax: population of {len(group)}: {', '.join(m.name for m in members)}", flush=True)
     try:
-      states, errors = runner.train_members(list(configs), list(workdirs), mode=population_mode)
+      states, errors = runner.train_members(list(configs), list(workdirs), mode=population_mode,
+                                            lanes=population_lanes)
     except GenjaxError as e:
       outcomes += [failed(w, m.name, str(e)) for m, w in zip(members, workdirs)]
       continue

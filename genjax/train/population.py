@@ -12,18 +12,28 @@ one program. Two ways to step them, both exact (each member equals its solo run)
         convolution gradients ~50x slower (jax issue 12868); so the fallback is a host
         loop over a compiled step, not lax.map.
 
-`auto` times both on the first real calls (their compile calls excluded) and keeps the
-faster; the choice and both timings are printed and written to each member's directory. A
-relaunch of the same population (a resume, or more steps) reuses the recorded choice rather
-than timing again: the two modes sum in different orders, so a relaunch that switched modes
-would end with other parameters (each member equals its solo run up to float rounding in
-`vmap`, bit for bit in `loop`; a resume in the same mode is bit for bit either way).
+Either mode runs in `lanes`: contiguous groups of members, each group stepped from its own
+host thread. XLA:CPU runs a small program's ops one after another on one core, but programs
+called from two threads run at once, so on a one-device CPU run the default is as many
+lanes as cores (the largest divisor of the population size not above them, so that equal
+groups share one compiled program). Elsewhere (accelerators, several devices) it is one.
+Lane threads see JAX's global settings (`jax.config.update`), not a caller's `with` blocks
+such as `jax.default_matmul_precision(...)`, which hold for the calling thread only.
+
+`auto` times both modes on the first real calls (their compile calls excluded) and keeps
+the faster; the choice and both timings are printed and written to each member's directory.
+A relaunch of the same population (a resume, or more steps) reuses the recorded mode and
+lanes rather than timing again: vmapped groups of another size sum in other orders, so a
+relaunch that switched would end with other parameters (each member equals its solo run up
+to float rounding in `vmap`, bit for bit in `loop`; a resume as recorded is bit for bit).
 """
 from __future__ import annotations
 
+from concurrent import futures
 import json
 import os
 import time
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +60,23 @@ def check_compatible(configs: list[ml_collections.ConfigDict]) -> None:
       raise ConfigError(
           f"members of one vectorised population may differ only in hparams.* and seed, "
           f"but they differ in {', '.join(differing[:4])}; use --launcher=local for them")
+
+
+def check_settings(mode: str, lanes: int) -> None:
+  """Refuses an unknown mode or a negative lane count, before anything is opened."""
+  if mode not in MODES:
+    raise ConfigError(f"--population_mode={mode} is unknown; use one of {', '.join(MODES)}")
+  if lanes < 0:
+    raise ConfigError(f"--population_lanes={lanes} is negative; use 0 (one lane per core on "
+                      "a one-device CPU run, else 1) or a count of host threads")
+
+
+def default_lanes(size: int) -> int:
+  """Lanes for a population of `size` when none are asked for (see the module docstring)."""
+  if jax.default_backend() != "cpu" or jax.device_count() > 1 or jax.process_count() > 1:
+    return 1
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  return max(n for n in range(1, min(size, cores or 1) + 1) if size % n == 0)
 
 
 def stack(trees: list):
@@ -97,6 +124,10 @@ class LoopStepper:
 
   def map_accs(self, packed, fn):
     return [(state, fn(acc)) for state, acc in packed]
+
+  def inputs(self, rngs: list, hps: list):
+    """Per-member keys and hparams as this stepper takes them: lists."""
+    return rngs, hps
 
 
 class VmapStepper:
@@ -146,10 +177,63 @@ class VmapStepper:
   def map_accs(self, packed, fn):
     return packed[0], fn(packed[1])
 
-  def stacked_inputs(self, rngs: list, hps: list):
+  def inputs(self, rngs: list, hps: list):
     """Per-member keys and hparams as stacked arrays, laid out like the members."""
     return (jax.device_put(jnp.stack(rngs), self._members_sharding),
             jax.device_put(stack(hps), self._members_sharding))
+
+
+class Lanes:
+  """A stepper run as contiguous groups of members, each group from its own host thread.
+
+  The packed state is one packed group per lane; every method maps the inner stepper's over
+  the groups. Equal groups share one inner stepper, hence one compiled program.
+  """
+
+  def __init__(self, make_stepper: Callable[[int], object], size: int, lanes: int):
+    groups = np.array_split(np.arange(size), lanes)
+    self._slices = [slice(int(g[0]), int(g[-1]) + 1) for g in groups]
+    by_size: dict[int, object] = {}
+    for g in groups:
+      if len(g) not in by_size:
+        by_size[len(g)] = make_stepper(len(g))
+    self._steppers = [by_size[len(g)] for g in groups]
+    self.name, self.lanes = self._steppers[0].name, len(groups)
+    self._pool = (futures.ThreadPoolExecutor(self.lanes, thread_name_prefix="genjax-lane")
+                  if self.lanes > 1 else None)
+
+  def _split(self, items: list) -> list[list]:
+    return [items[s] for s in self._slices]
+
+  def pack(self, members: list[tuple]) -> list:
+    return [st.pack(group) for st, group in zip(self._steppers, self._split(members))]
+
+  def unpack(self, packed: list) -> list[tuple]:
+    return [m for st, group in zip(self._steppers, packed) for m in st.unpack(group)]
+
+  def inputs(self, rngs: list, hps: list) -> list:
+    return [st.inputs(r, h) for st, r, h in zip(self._steppers, self._split(rngs),
+                                                self._split(hps))]
+
+  def __call__(self, packed: list, batches: list[dict], inputs: list, alive: list[bool]):
+    calls = [(st, group, b, lane_inputs, a) for st, group, b, lane_inputs, a in zip(
+        self._steppers, packed, self._split(batches), inputs, self._split(alive))]
+    if self._pool is None:
+      return [st(group, b, *lane_inputs, a) for st, group, b, lane_inputs, a in calls]
+    run = lambda st, *args: jax.block_until_ready(st(*args))
+    running = [self._pool.submit(run, st, group, b, *lane_inputs, a)
+               for st, group, b, lane_inputs, a in calls]
+    return [r.result() for r in running]
+
+  def host_accs(self, packed: list) -> list[dict]:
+    return [acc for st, group in zip(self._steppers, packed) for acc in st.host_accs(group)]
+
+  def map_accs(self, packed: list, fn) -> list:
+    return [st.map_accs(group, fn) for st, group in zip(self._steppers, packed)]
+
+  def close(self) -> None:
+    if self._pool is not None:
+      self._pool.shutdown()
 
 
 class Chooser:
@@ -157,46 +241,50 @@ class Chooser:
 
   Both steppers compute the same thing, so the trial calls are real training steps; only
   the loser's compilation is spent. Timings exclude each candidate's first (compiling) call.
+  Both candidates run in the same lanes (0: `default_lanes`, or as a relaunch recorded).
   """
 
   def __init__(self, mode: str, multistep, mesh, size: int, rngs: list, hps: list,
-               calls_left: int, recorded: dict | None = None):
-    if mode not in MODES:
-      raise ConfigError(f"--population_mode={mode} is unknown; use one of {', '.join(MODES)}")
+               calls_left: int, recorded: dict | None = None, lanes: int = 0):
+    check_settings(mode, lanes)
     if mode == "auto" and size > 1 and recorded is not None:
-      mode = recorded["mode"]
-      print(f"genjax: population stepping: {mode}, as recorded by this population's first "
-            "launch (pass --population_mode to change it)", flush=True)
+      mode, lanes = recorded["mode"], lanes or recorded.get("lanes", 1)
+      print(f"genjax: population stepping: {mode} in {lanes} lane(s), as recorded by this "
+            "population's first launch (pass --population_mode to change it)", flush=True)
     elif mode == "auto" and (size == 1 or calls_left < 2 * _TRIAL_CALLS + 1):
       mode = "loop" if size == 1 else "vmap"
+    lanes = min(lanes or default_lanes(size), size)
     self.mode = mode
-    self._candidates = ([VmapStepper(multistep, mesh, size), LoopStepper(multistep, mesh)]
-                        if mode == "auto" else
-                        [VmapStepper(multistep, mesh, size) if mode == "vmap"
-                         else LoopStepper(multistep, mesh)])
-    self._inputs = {}
-    for stepper in self._candidates:
-      self._inputs[stepper.name] = (stepper.stacked_inputs(rngs, hps)
-                                    if isinstance(stepper, VmapStepper) else (rngs, hps))
+    loop = LoopStepper(multistep, mesh)  # one compiled solo step, whatever the group sizes
+    make = {"vmap": lambda n: VmapStepper(multistep, mesh, n), "loop": lambda n: loop}
+    self._candidates = [Lanes(make[name], size, lanes)
+                        for name in (("vmap", "loop") if mode == "auto" else (mode,))]
+    self._inputs = {s.name: s.inputs(rngs, hps) for s in self._candidates}
     self._times: dict[str, list[float]] = {s.name: [] for s in self._candidates}
     self.stepper = self._candidates[0]
-    self.decision: dict | None = None if mode == "auto" else {"mode": mode}
-    if recorded is not None and recorded["mode"] == mode:
+    self.decision: dict | None = None if mode == "auto" else {"mode": mode, "lanes": lanes}
+    if (recorded is not None and recorded["mode"] == mode
+        and recorded.get("lanes", 1) == lanes):
       self.decision = {k: v for k, v in recorded.items() if k != "population_size"}
 
   def step(self, packed, batches: list[dict], alive: list[bool]):
     """One call of the current stepper; while deciding, times it and switches when due."""
-    rngs, hps = self._inputs[self.stepper.name]
+    inputs = self._inputs[self.stepper.name]
     if self.decision is not None:
-      return self.stepper(packed, batches, rngs, hps, alive)
+      return self.stepper(packed, batches, inputs, alive)
     start = time.perf_counter()
-    packed = self.stepper(packed, batches, rngs, hps, alive)
+    packed = self.stepper(packed, batches, inputs, alive)
     jax.block_until_ready(packed)
     times = self._times[self.stepper.name]
     times.append(time.perf_counter() - start)
     if len(times) == _TRIAL_CALLS:
       packed = self._next(packed)
     return packed
+
+  def close(self) -> None:
+    """Ends the lanes' host threads."""
+    for candidate in self._candidates:
+      candidate.close()
 
   def _next(self, packed):
     done = [s for s in self._candidates if len(self._times[s.name]) == _TRIAL_CALLS]
@@ -206,9 +294,10 @@ class Chooser:
       per_call = {name: float(np.median(t[1:])) for name, t in self._times.items()}
       best = min(per_call, key=per_call.get)
       following = next(s for s in self._candidates if s.name == best)
-      self.decision = {"mode": best, "seconds_per_call": per_call}
+      self.decision = {"mode": best, "lanes": following.lanes, "seconds_per_call": per_call}
       shown = ", ".join(f"{k} {v * 1e3:.1f} ms/call" for k, v in per_call.items())
-      print(f"genjax: population stepping: {shown} -> {best}", flush=True)
+      print(f"genjax: population stepping in {following.lanes} lane(s): {shown} -> {best}",
+            flush=True)
     if following is not self.stepper:
       packed = following.pack(self.stepper.unpack(packed))
       self.stepper = following
@@ -228,7 +317,8 @@ def recorded_mode(workdirs: list[str], size: int) -> dict | None:
   first = decisions[0]
   if first.get("mode") not in ("vmap", "loop") or first.get("population_size") != size:
     return None
-  same = lambda d: d.get("mode") == first["mode"] and d.get("population_size") == size
+  same = lambda d: (d.get("mode"), d.get("lanes"), d.get("population_size")) == (
+      first["mode"], first.get("lanes"), size)
   return dict(first) if all(same(d) for d in decisions) else None
 
 

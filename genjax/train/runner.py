@@ -183,7 +183,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
 
 def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
-                  mode: str = "loop") -> tuple[list[TrainState | None], list[Exception | None]]:
+                  mode: str = "loop", lanes: int = 0
+                  ) -> tuple[list[TrainState | None], list[Exception | None]]:
   """Trains members that differ only in hparams and seed, in lock-step, each into its workdir.
 
   Each member keeps the normal run-directory format (config, checkpoints, metrics, evals,
@@ -194,20 +195,24 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
     configs: one config per member.
     workdirs: one run directory per member.
     mode: how to step several members: 'vmap', 'loop' or 'auto' (see population.py).
+    lanes: host threads that step groups of members at once; 0: as many as the CPU has
+      cores on a one-device CPU run, else 1 (see population.py).
 
   Returns:
     (final states, errors): per member, the state (None if it failed) and the error.
   """
+  population.check_settings(mode, lanes)
   population.check_compatible(configs)
   eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
   lead = open_session(configs[0], workdirs[0])
   sessions = [lead] + [lead.for_member(c, w) for c, w in zip(configs[1:], workdirs[1:])]
   resampler = resample.from_config(configs[0], lead.family, lead.train, lead.mesh)
   with lock.hold(workdirs):  # before anything in them is read or written
-    return _train_sessions(sessions, resampler, eval_names, mode)
+    return _train_sessions(sessions, resampler, eval_names, mode, lanes)
 
 
-def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: str):
+def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: str,
+                    lanes: int):
   """train_members for opened sessions, their run directories locked."""
   configs = [s.config for s in sessions]
   workdirs = [s.workdir for s in sessions]
@@ -219,7 +224,7 @@ def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: 
                               train_and_evaluate)
   starts = [_latest_step(s) for s in sessions]
   if len(set(starts)) > 1:  # e.g. killed between two members' saves: step the groups apart
-    return _train_by_start_step(configs, workdirs, mode, starts)
+    return _train_by_start_step(configs, workdirs, mode, lanes, starts)
   members, packed_members, step = _open_members(sessions, share_streams=resampler is None)
   lock.record(workdirs)  # accepted: name this process to a second trainer
   t = configs[0].train
@@ -227,7 +232,8 @@ def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: 
   chooser = population.Chooser(
       mode, multistep, lead.mesh, len(members), [s.rng(TRAIN_STREAM) for s in sessions],
       [s.hp for s in sessions], calls_left=(t.num_steps - step) // t.steps_per_call,
-      recorded=population.recorded_mode(workdirs, len(members)) if step else None)
+      recorded=population.recorded_mode(workdirs, len(members)) if step else None,
+      lanes=lanes)
   packed = chooser.stepper.pack(packed_members)
   progress = Progress(t.num_steps, configs[0].data.batch_size * len(members), step)
   stop = _StopSignal()
@@ -264,6 +270,8 @@ def _train_sessions(sessions: list[Session], resampler, eval_names: dict, mode: 
   except BaseException:
     _close(members, raise_errors=False)  # the error in flight is the one to report
     raise
+  finally:
+    chooser.close()
   _close(members, raise_errors=True)
   if len(members) > 1:
     for m in members:
@@ -297,12 +305,12 @@ def _latest_step(session: Session) -> int:
   return steps[-1] if steps else 0
 
 
-def _train_by_start_step(configs, workdirs, mode, starts):
+def _train_by_start_step(configs, workdirs, mode, lanes, starts):
   states, errors = [None] * len(configs), [None] * len(configs)
   for start in sorted(set(starts)):
     group = [i for i, s in enumerate(starts) if s == start]
     got_states, got_errors = train_members([configs[i] for i in group],
-                                           [workdirs[i] for i in group], mode)
+                                           [workdirs[i] for i in group], mode, lanes)
     for i, state, error in zip(group, got_states, got_errors):
       states[i], errors[i] = state, error
   return states, errors

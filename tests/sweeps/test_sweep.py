@@ -74,14 +74,14 @@ def test_vectorized_sweep_writes_normal_run_directories_and_a_report(tmp_path):
   path = _sweep_file(tmp_path, '[{"hparams.beta": b, "seed": s} for b in (0.5, 2.0) for s in (0, 1)]')
   root = str(tmp_path / "study")
   outcomes = launch.launch(spec.load_sweep(path), root, "vectorized", _base(),
-                           population_mode="vmap")
+                           population_mode="vmap", population_lanes=2)
   assert {o.status for o in outcomes} == {"done"}
   for name in ("beta=0.5_seed=0", "beta=2_seed=1"):
     member = os.path.join(root, name)
     assert os.path.isdir(os.path.join(member, "checkpoints", "20"))
     assert os.path.isfile(os.path.join(member, "evals", "elbo.json"))
     with open(os.path.join(member, "population.json")) as f:
-      assert json.load(f) == {"mode": "vmap", "population_size": 4}
+      assert json.load(f) == {"mode": "vmap", "lanes": 2, "population_size": 4}
   md = report.write_sweep_report(root)
   with open(os.path.join(root, "sweep.csv")) as f:
     rows = list(csv.DictReader(f))
@@ -137,6 +137,9 @@ def test_bad_sweep_files_are_one_line_errors(tmp_path):
   with pytest.raises(ConfigError, match="--launcher=cloud is unknown"):
     launch.launch(spec.load_sweep(_sweep_file(tmp_path, '[{"seed": 0}]')), str(tmp_path / "r"),
                   "cloud", {})
+  with pytest.raises(ConfigError, match="--population_lanes=-2 is negative"):
+    launch.launch(spec.load_sweep(_sweep_file(tmp_path, '[{"seed": 0}]')), str(tmp_path / "r"),
+                  "vectorized", {}, population_lanes=-2)
 
 
 def test_report_cells_show_a_spread_only_over_several_seeds():
@@ -153,7 +156,7 @@ def test_a_signal_stops_the_whole_sweep_not_one_member(tmp_path, monkeypatch, la
   from genjax.train import runner  # pylint: disable=g-import-not-at-top
   calls = []
 
-  def stopped_early(configs, workdirs, mode="loop"):
+  def stopped_early(configs, workdirs, mode="loop", lanes=0):
     calls.append(workdirs)
     for w in workdirs:
       os.makedirs(w, exist_ok=True)

@@ -13,7 +13,7 @@ import pytest
 from genjax.data import pipeline
 from genjax.errors import ConfigError, TrainingDiverged
 from genjax.models import vae
-from genjax.train import runner
+from genjax.train import population, runner
 from tests.conftest import (ROOT, assert_same_params, assert_within_summation_rounding, load,
                             read_metrics)
 
@@ -39,9 +39,12 @@ def _configs(**extra):
 @pytest.fixture(scope="module", autouse=True)
 def _full_precision_matmuls():
   """Batched and unbatched TF32 matmuls round differently on GPUs; these tests compare
-  semantics (each member is its solo run), so they run at full float32 precision."""
-  with jax.default_matmul_precision("highest"):
-    yield
+  semantics (each member is its solo run), so they run at full float32 precision. Set
+  globally, not in a `with` block: the lanes' host threads see only global settings."""
+  previous = jax.config.jax_default_matmul_precision
+  jax.config.update("jax_default_matmul_precision", "highest")
+  yield
+  jax.config.update("jax_default_matmul_precision", previous)
 
 
 def _solo(root, name, configs):
@@ -85,13 +88,14 @@ def test_one_vmapped_step_equals_each_members_solo_step_within_rounding(tmp_path
 
 def test_looped_population_members_equal_their_solo_runs_exactly(tmp_path, solo_runs, monkeypatch):
   """The loop mode calls the one compiled solo step per member: bit for bit the solo runs,
-  whatever the CPU (the same program), through 40 Adam steps."""
+  whatever the CPU (the same program), through 40 Adam steps. It runs in two lanes of
+  unequal size (members 0-1 and 2 from two host threads at once): still one program."""
   traces = []
   original = vae.VAE.train_step
   monkeypatch.setattr(vae.VAE, "train_step",
                       lambda self, *a: traces.append(1) or original(self, *a))
   workdirs = [str(tmp_path / str(i)) for i in range(len(_MEMBERS))]
-  states, errors = runner.train_members(_configs(), workdirs, mode="loop")
+  states, errors = runner.train_members(_configs(), workdirs, mode="loop", lanes=2)
   assert errors == [None] * len(_MEMBERS)
   for i, (state, alone) in enumerate(zip(states, solo_runs["adam"])):
     assert int(state.step) == 40
@@ -101,18 +105,21 @@ def test_looped_population_members_equal_their_solo_runs_exactly(tmp_path, solo_
   # compiled step share it.
   assert len(traces) == 1
   with open(os.path.join(workdirs[0], "population.json")) as f:
-    assert json.load(f)["mode"] == "loop"
+    assert {k: v for k, v in json.load(f).items() if k != "seconds_per_call"} == {
+        "mode": "loop", "lanes": 2, "population_size": 3}
 
 
-def test_vmapped_population_members_equal_their_solo_runs(tmp_path, solo_runs, monkeypatch):
-  """40 SGD steps as one vmapped program: each member is its solo run up to the rounding of
-  40 steps, its logged losses too; one compiled program for all members and calls."""
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_vmapped_population_members_equal_their_solo_runs(tmp_path, solo_runs, monkeypatch, lanes):
+  """40 SGD steps vmapped: each member is its solo run up to the rounding of 40 steps, its
+  logged losses too; one compiled program for all members and calls, whether all members
+  are one group or each its own lane (three host threads at once)."""
   traces = []
   original = vae.VAE.train_step
   monkeypatch.setattr(vae.VAE, "train_step",
                       lambda self, *a: traces.append(1) or original(self, *a))
   workdirs = [str(tmp_path / str(i)) for i in range(len(_MEMBERS))]
-  states, errors = runner.train_members(_configs(**_SGD), workdirs, mode="vmap")
+  states, errors = runner.train_members(_configs(**_SGD), workdirs, mode="vmap", lanes=lanes)
   assert errors == [None] * len(_MEMBERS)
   _assert_sgd_members_equal_solo(states, solo_runs, 40)
   for i in range(len(_MEMBERS)):
@@ -122,7 +129,8 @@ def test_vmapped_population_members_equal_their_solo_runs(tmp_path, solo_runs, m
     np.testing.assert_allclose([r["loss"] for r in mine], [r["loss"] for r in theirs], rtol=1e-4)
   assert len(traces) == 1
   with open(os.path.join(workdirs[0], "population.json")) as f:
-    assert json.load(f)["mode"] == "vmap"
+    decision = json.load(f)
+  assert (decision["mode"], decision["lanes"]) == ("vmap", lanes)
 
 
 def test_members_with_one_seed_share_one_stream_and_still_equal_their_solo_runs(
@@ -164,20 +172,41 @@ def test_auto_mode_reports_its_choice_and_a_relaunch_keeps_it(tmp_path, capsys):
   with open(os.path.join(workdirs[1], "population.json")) as f:
     decision = json.load(f)
   assert decision["mode"] in ("vmap", "loop") and decision["population_size"] == 3
+  assert decision["lanes"] == population.default_lanes(3)
   assert set(decision["seconds_per_call"]) == {"vmap", "loop"}
   assert decision["mode"] == min(decision["seconds_per_call"], key=decision["seconds_per_call"].get)
-  # A relaunch (here: more steps) steps in the recorded mode instead of timing again, even
-  # where the timing would now choose the other: say the record holds the slower one.
+  # A relaunch (here: more steps) steps in the recorded mode and lanes instead of timing
+  # again, even where the timing would now choose otherwise: say the record holds another.
   other = "loop" if decision["mode"] == "vmap" else "vmap"
   for workdir in workdirs:
     with open(os.path.join(workdir, "population.json"), "w") as f:
-      json.dump(dict(decision, mode=other), f)
+      json.dump(dict(decision, mode=other, lanes=3), f)
   more = [load("vae.py:toy2d", **dict(_SHORT, train__num_steps=120, train__log_every=60,
                                        train__checkpoint_every=60), **m) for m in _MEMBERS]
   runner.train_members(more, workdirs, mode="auto")
-  assert f"population stepping: {other}, as recorded" in capsys.readouterr().out
+  assert f"population stepping: {other} in 3 lane(s), as recorded" in capsys.readouterr().out
   with open(os.path.join(workdirs[0], "population.json")) as f:
-    assert json.load(f)["mode"] == other
+    decision = json.load(f)
+  assert (decision["mode"], decision["lanes"]) == (other, 3)
+
+
+@pytest.mark.parametrize("size, cores, lanes", [(8, 2, 2), (8, 4, 4), (6, 4, 3), (3, 2, 1),
+                                                (3, 8, 3), (7, 4, 1), (1, 2, 1)])
+def test_default_lanes_are_the_largest_divisor_of_the_population_within_the_cores(
+    monkeypatch, size, cores, lanes):
+  """Equal groups (one compiled program), no more host threads than cores."""
+  monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+  assert jax.device_count() == 1 and jax.default_backend() == "cpu"
+  assert population.default_lanes(size) == lanes
+
+
+def test_a_bad_mode_or_lane_count_is_refused_before_anything_is_written(tmp_path):
+  workdirs = [str(tmp_path / "a"), str(tmp_path / "b")]
+  with pytest.raises(ConfigError, match="--population_lanes=-1 is negative"):
+    runner.train_members(_configs()[:2], workdirs, mode="loop", lanes=-1)
+  with pytest.raises(ConfigError, match="--population_mode=pmap is unknown"):
+    runner.train_members(_configs()[:2], workdirs, mode="pmap")
+  assert os.listdir(tmp_path) == []
 
 
 def test_a_diverging_member_fails_alone(tmp_path, solo_runs):
