@@ -216,13 +216,16 @@ class Lanes:
                                                 self._split(hps))]
 
   def __call__(self, packed: list, batches: list[dict], inputs: list, alive: list[bool]):
-    calls = [(st, group, b, lane_inputs, a) for st, group, b, lane_inputs, a in zip(
-        self._steppers, packed, self._split(batches), inputs, self._split(alive))]
+    """One call per lane. One lane dispatches and returns (asynchronous, as a solo run);
+    several each wait for their own results in their thread, which is what makes XLA:CPU
+    run them at once (returning at dispatch overlapped them only partly)."""
+    calls = list(zip(self._steppers, packed, self._split(batches), inputs,
+                     self._split(alive)))
     if self._pool is None:
       return [st(group, b, *lane_inputs, a) for st, group, b, lane_inputs, a in calls]
-    run = lambda st, *args: jax.block_until_ready(st(*args))
-    running = [self._pool.submit(run, st, group, b, *lane_inputs, a)
-               for st, group, b, lane_inputs, a in calls]
+    run = lambda st, group, b, lane_inputs, a: jax.block_until_ready(
+        st(group, b, *lane_inputs, a))
+    running = [self._pool.submit(run, *call) for call in calls]
     return [r.result() for r in running]
 
   def host_accs(self, packed: list) -> list[dict]:
