@@ -22,10 +22,11 @@ such as `jax.default_matmul_precision(...)`, which hold for the calling thread o
 
 `auto` times both modes on the first real calls (their compile calls excluded) and keeps
 the faster; the choice and both timings are printed and written to each member's directory.
-A relaunch of the same population (a resume, or more steps) reuses the recorded mode and
-lanes rather than timing again: vmapped groups of another size sum in other orders, so a
-relaunch that switched would end with other parameters (each member equals its solo run up
-to float rounding in `vmap`, bit for bit in `loop`; a resume as recorded is bit for bit).
+A relaunch of the same population (a resume, or more steps) reuses the recorded lanes, and
+under `auto` the recorded mode, rather than timing again: vmapped groups of another size sum
+in other orders, so a relaunch that switched would end with other parameters (each member
+equals its solo run up to float rounding in `vmap`, bit for bit in `loop`; a resume as
+recorded is bit for bit).
 """
 from __future__ import annotations
 
@@ -250,11 +251,13 @@ class Chooser:
   def __init__(self, mode: str, multistep, mesh, size: int, rngs: list, hps: list,
                calls_left: int, recorded: dict | None = None, lanes: int = 0):
     check_settings(mode, lanes)
-    if mode == "auto" and size > 1 and recorded is not None:
-      mode, lanes = recorded["mode"], lanes or recorded.get("lanes", 1)
-      print(f"genjax: population stepping: {mode} in {lanes} lane(s), as recorded by this "
-            "population's first launch (pass --population_mode to change it)", flush=True)
-    elif mode == "auto" and (size == 1 or calls_left < 2 * _TRIAL_CALLS + 1):
+    if size > 1 and recorded is not None:  # a relaunch keeps what it can of the record
+      lanes = lanes or recorded.get("lanes", 1)  # records from before lanes: one lane
+      if mode == "auto":
+        mode = recorded["mode"]
+        print(f"genjax: population stepping: {mode} in {lanes} lane(s), as recorded by this "
+              "population's first launch (pass --population_mode to change it)", flush=True)
+    if mode == "auto" and (size == 1 or calls_left < 2 * _TRIAL_CALLS + 1):
       mode = "loop" if size == 1 else "vmap"
     lanes = min(lanes or default_lanes(size), size)
     self.mode = mode

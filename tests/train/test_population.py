@@ -157,11 +157,15 @@ def test_members_with_one_seed_share_one_stream_and_still_equal_their_solo_runs(
 
 def test_a_population_resumes_whatever_the_mode(tmp_path, solo_runs):
   """Half the steps vmapped, the rest looped: still each member's solo run (SGD, up to the
-  rounding of the vmapped half); switching modes hands every member its own state."""
+  rounding of the vmapped half); switching modes hands every member its own state. The
+  relaunch, asking no lanes, keeps the three that the first launch recorded."""
   workdirs = [str(tmp_path / str(i)) for i in range(len(_MEMBERS))]
-  runner.train_members(_configs(**_SGD, train__num_steps=20), workdirs, mode="vmap")
+  runner.train_members(_configs(**_SGD, train__num_steps=20), workdirs, mode="vmap", lanes=3)
   states, _ = runner.train_members(_configs(**_SGD), workdirs, mode="loop")
   _assert_sgd_members_equal_solo(states, solo_runs, 40)
+  with open(os.path.join(workdirs[2], "population.json")) as f:
+    decision = json.load(f)
+  assert (decision["mode"], decision["lanes"]) == ("loop", 3)
 
 
 def test_auto_mode_reports_its_choice_and_a_relaunch_keeps_it(tmp_path, capsys):
