@@ -63,13 +63,18 @@ def check_compatible(configs: list[ml_collections.ConfigDict]) -> None:
           f"but they differ in {', '.join(differing[:4])}; use --launcher=local for them")
 
 
-def check_settings(mode: str, lanes: int) -> None:
-  """Refuses an unknown mode or a negative lane count, before anything is opened."""
+def check_settings(mode: str, lanes: int, devices_in_use: int = 1) -> None:
+  """Refuses an unknown mode, a negative lane count, or lanes over several devices (their
+  programs would hold collectives from several threads at once), before anything is opened."""
   if mode not in MODES:
     raise ConfigError(f"--population_mode={mode} is unknown; use one of {', '.join(MODES)}")
   if lanes < 0:
     raise ConfigError(f"--population_lanes={lanes} is negative; use 0 (one lane per core on "
                       "a one-device CPU run, else 1) or a count of host threads")
+  if lanes > 1 and devices_in_use > 1:
+    raise ConfigError(f"--population_lanes={lanes} needs a one-device run, but this one uses "
+                      f"{devices_in_use} devices (vmap shards the population over them); "
+                      "leave it at 0")
 
 
 def default_lanes(size: int) -> int:
@@ -272,6 +277,7 @@ class Chooser:
     if (recorded is not None and recorded["mode"] == mode
         and recorded.get("lanes", 1) == lanes):
       self.decision = {k: v for k, v in recorded.items() if k != "population_size"}
+      self.decision["lanes"] = lanes
 
   def step(self, packed, batches: list[dict], alive: list[bool]):
     """One call of the current stepper; while deciding, times it and switches when due."""

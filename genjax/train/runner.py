@@ -201,7 +201,7 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
   Returns:
     (final states, errors): per member, the state (None if it failed) and the error.
   """
-  population.check_settings(mode, lanes)
+  population.check_settings(mode, lanes, jax.device_count())
   population.check_compatible(configs)
   eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
   lead = open_session(configs[0], workdirs[0])

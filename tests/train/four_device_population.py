@@ -18,6 +18,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from genjax import config as gconfig  # pylint: disable=wrong-import-position
 from genjax.core import devices  # pylint: disable=wrong-import-position
+from genjax.errors import ConfigError  # pylint: disable=wrong-import-position
 from genjax.train import population, runner  # pylint: disable=wrong-import-position
 from tests.conftest import F32_UNIT_ROUNDOFF, REL_STEP  # pylint: disable=wrong-import-position
 
@@ -48,7 +49,13 @@ def main(config_path, root):
                + 4 * F32_UNIT_ROUNDOFF * np.abs(b))
       worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(bound, 1e-30))))
   stepper = population.VmapStepper(runner.make_multistep(lambda *a: a), devices.make_mesh(), 4)
+  try:  # lanes are host threads for one device; over several they are refused up front
+    runner.train_members(configs, [f"{root}/lanes/{i}" for i in range(4)], lanes=2)
+    lanes_refusal = ""
+  except ConfigError as e:
+    lanes_refusal = str(e) if not os.path.exists(f"{root}/lanes") else "wrote first: " + str(e)
   print(json.dumps({"devices": jax.device_count(), "errors": [str(e) for e in errors if e],
+                    "lanes_refusal": lanes_refusal,
                     "population_sharded": stepper._population_sharded,  # pylint: disable=protected-access
                     "worst_over_bound": worst}))
 

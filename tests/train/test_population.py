@@ -239,6 +239,7 @@ def test_population_sharded_over_four_devices_equals_solo_runs_within_rounding(t
   assert out.returncode == 0, out.stderr[-2000:]
   result = json.loads(out.stdout.strip().splitlines()[-1])
   assert result["devices"] == 4 and result["population_sharded"] and not result["errors"]
+  assert result["lanes_refusal"].startswith("--population_lanes=2 needs a one-device run")
   # Each solo run splits its batch over the 4 devices and sums their gradients; the sharded
   # population holds each member whole on one device: another summation order (SGD steps).
   assert result["worst_over_bound"] <= 1.0, result
