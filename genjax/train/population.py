@@ -63,14 +63,18 @@ def check_compatible(configs: list[ml_collections.ConfigDict]) -> None:
           f"but they differ in {', '.join(differing[:4])}; use --launcher=local for them")
 
 
-def check_settings(mode: str, lanes: int, devices_in_use: int = 1) -> None:
-  """Refuses an unknown mode, a negative lane count, or lanes over several devices (their
-  programs would hold collectives from several threads at once), before anything is opened."""
+def check_settings(mode: str, lanes: int) -> None:
+  """Refuses an unknown mode or a negative lane count, before anything is opened."""
   if mode not in MODES:
     raise ConfigError(f"--population_mode={mode} is unknown; use one of {', '.join(MODES)}")
   if lanes < 0:
     raise ConfigError(f"--population_lanes={lanes} is negative; use 0 (one lane per core on "
                       "a one-device CPU run, else 1) or a count of host threads")
+
+
+def check_lanes_fit(lanes: int, devices_in_use: int) -> None:
+  """Refuses lanes over several devices: their programs would hold collectives from several
+  threads at once. (Asked once the backend is up: multi-host set-up must come first.)"""
   if lanes > 1 and devices_in_use > 1:
     raise ConfigError(f"--population_lanes={lanes} needs a one-device run, but this one uses "
                       f"{devices_in_use} devices (vmap shards the population over them); "

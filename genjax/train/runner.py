@@ -201,10 +201,11 @@ def train_members(configs: list[ml_collections.ConfigDict], workdirs: list[str],
   Returns:
     (final states, errors): per member, the state (None if it failed) and the error.
   """
-  population.check_settings(mode, lanes, jax.device_count())
+  population.check_settings(mode, lanes)
   population.check_compatible(configs)
   eval_names = gevals.resolve(list(configs[0].evals), configs[0].evals)
-  lead = open_session(configs[0], workdirs[0])
+  lead = open_session(configs[0], workdirs[0])  # writes nothing; starts multi-host JAX first
+  population.check_lanes_fit(lanes, jax.device_count())
   sessions = [lead] + [lead.for_member(c, w) for c, w in zip(configs[1:], workdirs[1:])]
   resampler = resample.from_config(configs[0], lead.family, lead.train, lead.mesh)
   with lock.hold(workdirs):  # before anything in them is read or written
