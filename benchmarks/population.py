@@ -3,6 +3,7 @@
   python benchmarks/population.py                    # toy2d VAE, toy2d GAN, sprites32 beta-VAE
   python benchmarks/population.py --cases vae_toy2d --members 8 --rounds 20
   python benchmarks/population.py --cases vae_toy2d --profile  # + time by op kind (op_profile)
+  python benchmarks/population.py --one_core         # + each case again on one core: the ceiling
 
 The contenders are the runner's own steppers (genjax/train/population.py): `vmap` (one
 program over the stacked states) and `loop` (one compiled solo step called per member),
@@ -15,12 +16,18 @@ case it prints the total member-steps/s of each, each one's speed-up over the ba
 (`over_sequential`), which one `--population_mode=auto` would keep (it compares the modes
 in the default lanes), and the compiled programs' memory (arguments + outputs +
 temporaries, from XLA's memory analysis) for the whole population vmapped and one member.
+
+`--one_core` runs each case again in a child process pinned to one core, so that XLA's
+thread pool has one thread, and prints the `ceiling`: the cores times the best one-core
+rate, i.e. every core stepping its own members with nothing shared, and that ceiling over
+the sequential baseline of the main run. A goal above it is beyond the machine.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -50,8 +57,9 @@ CASES = {  # name: (config, overrides): small MLPs, and the convolutional beta-V
 }
 
 
-def emit(**record) -> None:
+def emit(**record) -> dict:
   print(json.dumps(record), flush=True)
+  return record
 
 
 def _memory_bytes(jitted, *args) -> int:
@@ -125,7 +133,7 @@ def bench_case(name: str, members: int, rounds: int, steps_per_call: int,
                            stacked_acc)
   solo_mem = _memory_bytes(jax.jit(multistep), states[0][0], batches[0], rngs[0], hps[0],
                            states[0][1])
-  emit(case=name, config=spec, members=members, steps_per_call=steps_per_call, rounds=rounds,
+  return emit(case=name, config=spec, members=members, steps_per_call=steps_per_call, rounds=rounds,
        backend=jax.default_backend(), devices=jax.device_count(),
        glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""), load_avg=os.getloadavg(),
        lanes=lanes, member_steps_per_s={k: round(v, 1) for k, v in rate.items()},
@@ -134,6 +142,18 @@ def bench_case(name: str, members: int, rounds: int, steps_per_call: int,
        compile_s={k: round(v, 2) for k, v in compile_s.items()},
        memory_mb={"vmap_population": round(vmap_mem / 2**20, 2),
                   "loop_one_member_at_a_time": round(solo_mem / 2**20, 2)})
+
+
+def one_core_rates(name: str, members: int, rounds: int, steps_per_call: int) -> dict:
+  """The case's member-steps/s per contender, timed in a child process pinned to one core."""
+  core = min(os.sched_getaffinity(0))
+  child = subprocess.run(
+      [sys.executable, os.path.abspath(__file__), "--cases", name, "--members", str(members),
+       "--rounds", str(rounds), "--steps_per_call", str(steps_per_call)],
+      preexec_fn=lambda: os.sched_setaffinity(0, {core}), capture_output=True, text=True,
+      check=True)
+  records = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
+  return records[-1]["member_steps_per_s"]
 
 
 def main() -> None:
@@ -145,10 +165,20 @@ def main() -> None:
                       help="0: 20 for the MLP cases, 1 for convolutions (see runner.make_multistep)")
   parser.add_argument("--profile", action="store_true",
                       help="also print each stepper's time per member-step by op kind")
+  parser.add_argument("--one_core", action="store_true",
+                      help="also time each case on one core (a child process): the ceiling "
+                      "that the cores stepping members independently would reach")
   args = parser.parse_args()
   for name in args.cases.split(","):
     spc = args.steps_per_call or (1 if "sprites" in name else 20)
-    bench_case(name, args.members, args.rounds, spc, args.profile)
+    record = bench_case(name, args.members, args.rounds, spc, args.profile)
+    cores = len(os.sched_getaffinity(0))
+    if args.one_core and cores > 1:
+      pinned = one_core_rates(name, args.members, args.rounds, spc)
+      ceiling = cores * max(pinned.values())
+      emit(case=name, one_core_member_steps_per_s=pinned, cores=cores,
+           ceiling_member_steps_per_s=round(ceiling, 1),
+           ceiling_over_sequential=round(ceiling / record["member_steps_per_s"]["loop"], 3))
 
 
 if __name__ == "__main__":
