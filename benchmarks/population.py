@@ -71,7 +71,7 @@ def _memory_bytes(jitted, *args) -> int:
 
 
 def bench_case(name: str, members: int, rounds: int, steps_per_call: int,
-               profile: bool = False) -> None:
+               profile: bool = False) -> dict:
   spec, overrides = CASES[name]
   overrides = dict(overrides, **{"train.steps_per_call": steps_per_call,
                                  "train.log_every": steps_per_call,
@@ -134,14 +134,14 @@ def bench_case(name: str, members: int, rounds: int, steps_per_call: int,
   solo_mem = _memory_bytes(jax.jit(multistep), states[0][0], batches[0], rngs[0], hps[0],
                            states[0][1])
   return emit(case=name, config=spec, members=members, steps_per_call=steps_per_call, rounds=rounds,
-       backend=jax.default_backend(), devices=jax.device_count(),
-       glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""), load_avg=os.getloadavg(),
-       lanes=lanes, member_steps_per_s={k: round(v, 1) for k, v in rate.items()},
-       over_sequential={k: round(v / rate["loop"], 3) for k, v in rate.items()},
-       auto_would_pick=max(auto_candidates, key=rate.get),
-       compile_s={k: round(v, 2) for k, v in compile_s.items()},
-       memory_mb={"vmap_population": round(vmap_mem / 2**20, 2),
-                  "loop_one_member_at_a_time": round(solo_mem / 2**20, 2)})
+              backend=jax.default_backend(), devices=jax.device_count(),
+              glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""), load_avg=os.getloadavg(),
+              lanes=lanes, member_steps_per_s={k: round(v, 1) for k, v in rate.items()},
+              over_sequential={k: round(v / rate["loop"], 3) for k, v in rate.items()},
+              auto_would_pick=max(auto_candidates, key=rate.get),
+              compile_s={k: round(v, 2) for k, v in compile_s.items()},
+              memory_mb={"vmap_population": round(vmap_mem / 2**20, 2),
+                         "loop_one_member_at_a_time": round(solo_mem / 2**20, 2)})
 
 
 def one_core_rates(name: str, members: int, rounds: int, steps_per_call: int) -> dict:
