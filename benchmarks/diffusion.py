@@ -48,6 +48,7 @@ import jax  # noqa: E402  (backends are chosen in main, before first use)
 import jax.numpy as jnp  # noqa: E402
 
 from genjax import config as gconfig  # noqa: E402
+from genjax.core import devices  # noqa: E402
 from genjax.core.dataset import DatasetInfo  # noqa: E402
 from genjax.models import build_family  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -501,7 +502,7 @@ def main() -> None:
           "or use --device cpu")
   if on_gpu:
     set_precision(torch, args.precision)
-  cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  cpus = devices.usable_cores()
   env = dict(bench="env", jax=jax.__version__, backend=jax.default_backend(),
              jax_device=str(jax.devices()[0].device_kind), cpus=cpus,
              precision=args.precision if on_gpu else "float32 (CPU)",

@@ -172,7 +172,7 @@ def main() -> None:
   for name in args.cases.split(","):
     spc = args.steps_per_call or (1 if "sprites" in name else 20)
     record = bench_case(name, args.members, args.rounds, spc, args.profile)
-    cores = len(os.sched_getaffinity(0))
+    cores = devices.usable_cores()
     if args.one_core and cores > 1:
       pinned = one_core_rates(name, args.members, args.rounds, spc)
       ceiling = cores * max(pinned.values())

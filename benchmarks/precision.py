@@ -49,6 +49,7 @@ import jax.numpy as jnp  # noqa: E402
 
 import diffusion as diffusion_bench  # noqa: E402
 from genjax import config as gconfig  # noqa: E402
+from genjax.core import devices  # noqa: E402
 from genjax.core.dataset import DatasetInfo  # noqa: E402
 from genjax.data import sprites  # noqa: E402
 from genjax.models import build_family  # noqa: E402
@@ -66,7 +67,7 @@ def machine() -> dict:
       cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
   except (OSError, StopIteration):
     pass
-  cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  cpus = devices.usable_cores()
   return dict(cpu=cpu, cpus=cpus, backend=jax.default_backend(),
               device=jax.devices()[0].device_kind, num_devices=jax.device_count())
 

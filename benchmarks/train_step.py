@@ -43,6 +43,7 @@ import jax.numpy as jnp  # noqa: E402
 import conv_variants  # noqa: E402
 import op_profile  # noqa: E402
 from genjax import config as gconfig  # noqa: E402
+from genjax.core import devices  # noqa: E402
 from genjax.data import sprites  # noqa: E402
 from genjax.models import build_family  # noqa: E402
 from genjax.nets.conv import num_stages  # noqa: E402
@@ -277,8 +278,7 @@ def main() -> None:
   BATCH = args.batch
   on_gpu = jax.default_backend() == "gpu"
 
-  # The cores this process may use (`taskset` narrows them; os.cpu_count() would not see it).
-  cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  cpus = devices.usable_cores()
   source = sprites.load(gconfig.load_config(os.path.join(ROOT, "configs/vae.py:sprites")).data,
                         "train")
   x_BHWC = source.get_batch(np.arange(BATCH))["x"].astype(np.float32)

@@ -7,6 +7,8 @@ evaluation and data hooks share them without importing the trainer.
 """
 from __future__ import annotations
 
+import os
+
 import jax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
@@ -14,6 +16,14 @@ import numpy as np
 from genjax.errors import ConfigError
 
 DATA_AXIS = "data"
+
+
+def usable_cores() -> int:
+  """The CPU cores this process may run on (`taskset` narrows them; os.cpu_count() would
+  not see it)."""
+  if hasattr(os, "sched_getaffinity"):
+    return len(os.sched_getaffinity(0))
+  return os.cpu_count() or 1
 
 
 def make_mesh() -> Mesh:

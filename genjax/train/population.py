@@ -85,8 +85,8 @@ def default_lanes(size: int) -> int:
   """Lanes for a population of `size` when none are asked for (see the module docstring)."""
   if jax.default_backend() != "cpu" or jax.device_count() > 1 or jax.process_count() > 1:
     return 1
-  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-  return max(n for n in range(1, min(size, cores or 1) + 1) if size % n == 0)
+  cores = devices.usable_cores()
+  return max(n for n in range(1, min(size, cores) + 1) if size % n == 0)
 
 
 def stack(trees: list):
